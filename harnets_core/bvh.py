@@ -1,0 +1,554 @@
+"""Read and write BVH motion-capture files (InHARD skeletons: 59 joints x 6 channels, 120 Hz).
+
+The hierarchy (a few hundred lines) is parsed token by token in Python; the motion block
+(tens of MB on a full InHARD session) is parsed VECTORIZED with numpy, chunk by chunk:
+
+* line ends and token boundaries are found with byte-level boolean masks;
+* every line's token count is checked at once (``searchsorted`` of token ends on newlines);
+* plain decimals (``-22.167509``, ``0.0``, at most 14 digits, no exponent) are converted
+  exactly: the digits of each token are gathered into a right-aligned (N, W) byte matrix,
+  the integer mantissa ``m`` (< 2**53) is one BLAS mat-vec and the value is ``+-m / 10**k``,
+  one correctly rounded IEEE division, hence bit-identical to Python's ``float(token)``;
+* the rare other tokens (exponents such as ``-3.9e-05``, which InHARD does contain, long
+  tokens, or garbage) go through ``float()`` one by one, guarded by a strict regex.
+
+Every malformed file raises :class:`~harnets_core.errors.BvhParseError` naming the file and
+the 1-based line: truncated file (fewer motion lines than ``Frames:``, a cut last line),
+a wrong value count, a non-numeric value, NaN/inf, an empty motion, unknown channel names,
+more motion lines than ``Frames:``, a missing ``MOTION``/``Frames:``/``Frame Time:``,
+unbalanced braces. CRLF line endings, tabs and spaces are accepted; ``End Site`` and
+``End site`` are both accepted. Trailing blank lines after the motion are ignored.
+
+Limit: a last line cut in the middle of its last number (``-20.0`` -> ``-20``) with no
+trailing newline cannot be told from a complete file; every other cut is detected.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from .errors import BvhParseError
+
+__all__ = [
+    "CHANNEL_NAMES",
+    "Joint",
+    "Skeleton",
+    "BvhClip",
+    "read_bvh",
+    "parse_bvh",
+    "format_bvh",
+    "write_bvh",
+]
+
+CHANNEL_NAMES: tuple[str, ...] = (
+    "Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation",
+)
+
+# Motion-block chunk size in bytes: keeps the (N, W) matrices of one chunk in cache.
+_CHUNK_BYTES = 1 << 20
+# Longest token handled by the vectorized path (longer ones go through float()).
+_MAX_FAST_WIDTH = 16
+# Most digits of a token on the vectorized path: keeps 10 * mantissa < 2**53 (exact).
+_MAX_FAST_DIGITS = 14
+_POW10 = 10.0 ** np.arange(0, 23)
+_NUMBER_RE = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NONFINITE_RE = re.compile(rb"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+_MOTION_RE = re.compile(rb"^[ \t]*MOTION[ \t]*\r?$", re.MULTILINE)
+
+
+@dataclass(frozen=True, eq=False)
+class Joint:
+    """One joint (or End Site) of a BVH hierarchy.
+
+    ``offset_cm``: (3,) float64 offset from the parent in centimetres (read-only).
+    ``channels``: channel names in file order, empty for End Sites.
+    ``channel_start``: column of the joint's first channel in the motion array.
+    """
+
+    name: str
+    parent: int
+    offset_cm: np.ndarray
+    channels: tuple[str, ...]
+    channel_start: int
+    is_end_site: bool = False
+
+    def __post_init__(self) -> None:
+        offset = np.array(self.offset_cm, dtype=np.float64).reshape(3)
+        offset.flags.writeable = False
+        object.__setattr__(self, "offset_cm", offset)
+        object.__setattr__(self, "channels", tuple(self.channels))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Joint):
+            return NotImplemented
+        return (
+            self.name == other.name
+            and self.parent == other.parent
+            and self.channels == other.channels
+            and self.channel_start == other.channel_start
+            and self.is_end_site == other.is_end_site
+            and bool(np.array_equal(self.offset_cm, other.offset_cm))
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.parent, self.channels, self.channel_start,
+                     self.is_end_site, tuple(self.offset_cm.tolist())))
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A BVH hierarchy: ``joints`` in depth-first file order, End Sites included."""
+
+    joints: tuple[Joint, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "joints", tuple(self.joints))
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {j.name: i for i, j in enumerate(self.joints)}
+
+    @property
+    def joint_names(self) -> list[str]:
+        """Names of the real joints (End Sites excluded), file order."""
+        return [j.name for j in self.joints if not j.is_end_site]
+
+    @property
+    def channel_names(self) -> list[str]:
+        """``"Hips.Xposition"``, ... one per motion column (length ``n_channels``)."""
+        return [f"{j.name}.{c}" for j in self.joints for c in j.channels]
+
+    @property
+    def n_channels(self) -> int:
+        return sum(len(j.channels) for j in self.joints)
+
+    @property
+    def parents(self) -> np.ndarray:
+        """(J,) int parent index of every entry of ``joints`` (-1 for the root)."""
+        return np.array([j.parent for j in self.joints], dtype=np.int64)
+
+    def index(self, name: str) -> int:
+        """Position of joint ``name`` in ``joints`` (End Sites such as ``"Head_End"`` too)."""
+        try:
+            return self._index[name]
+        except KeyError:
+            raise KeyError(f"no joint named {name!r} in the skeleton") from None
+
+    def signature(self) -> str:
+        """Stable hash (sha256 hex, 16 chars) of joint names, parents and channel layout.
+
+        Offsets (bone lengths, which differ between subjects) are NOT part of it.
+        """
+        text = "\n".join(
+            f"{j.name}|{j.parent}|{int(j.is_end_site)}|{','.join(j.channels)}"
+            for j in self.joints
+        )
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class BvhClip:
+    """A parsed BVH file: ``motion`` (F, C) float64, columns as ``skeleton.channel_names``."""
+
+    skeleton: Skeleton
+    frame_time_s: float
+    motion: np.ndarray
+    path: Path | None = None
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.motion.shape[0])
+
+    @property
+    def fps(self) -> float:
+        return 1.0 / self.frame_time_s
+
+
+# --------------------------------------------------------------------------- header
+
+
+class _Tokens:
+    """Whitespace tokens of the header with their 1-based line numbers."""
+
+    def __init__(self, text: str, path: str | Path | None, first_line: int = 1) -> None:
+        self.items: list[tuple[str, int]] = [
+            (tok, n)
+            for n, line in enumerate(text.splitlines(), start=first_line)
+            for tok in line.split()
+        ]
+        self.pos = 0
+        self.path = path
+        self.last_line = first_line + max(text.count("\n"), 0)
+
+    def peek(self) -> tuple[str, int] | None:
+        return self.items[self.pos] if self.pos < len(self.items) else None
+
+    def next(self, what: str) -> tuple[str, int]:
+        if self.pos >= len(self.items):
+            raise BvhParseError(self.path, self.last_line, f"unexpected end of hierarchy, expected {what}")
+        item = self.items[self.pos]
+        self.pos += 1
+        return item
+
+    def expect(self, word: str) -> int:
+        tok, line = self.next(repr(word))
+        if tok != word:
+            raise BvhParseError(self.path, line, f"expected {word!r}, found {tok!r}")
+        return line
+
+    def number(self, what: str) -> float:
+        tok, line = self.next(what)
+        try:
+            value = float(tok)
+        except ValueError:
+            raise BvhParseError(self.path, line, f"{what}: {tok!r} is not a number") from None
+        if not np.isfinite(value):
+            raise BvhParseError(self.path, line, f"{what}: {tok!r} is not finite")
+        return value
+
+
+def _parse_hierarchy(text: str, path: str | Path | None) -> Skeleton:
+    toks = _Tokens(text, path)
+    if toks.peek() is None:
+        raise BvhParseError(path, 1, "empty file, expected 'HIERARCHY'")
+    toks.expect("HIERARCHY")
+    tok, line = toks.next("'ROOT'")
+    if tok != "ROOT":
+        raise BvhParseError(path, line, f"expected 'ROOT', found {tok!r}")
+    joints: list[Joint] = []
+    n_channels = 0
+
+    def parse_joint(parent: int, end_site: bool, name: str, line: int) -> None:
+        nonlocal n_channels
+        open_line = toks.expect("{")
+        tok, ln = toks.next("'OFFSET'")
+        if tok != "OFFSET":
+            raise BvhParseError(path, ln, f"joint {name!r}: expected 'OFFSET', found {tok!r}")
+        offset = [toks.number(f"OFFSET of {name!r}") for _ in range(3)]
+        channels: tuple[str, ...] = ()
+        nxt = toks.peek()
+        if not end_site and nxt is not None and nxt[0] == "CHANNELS":
+            toks.next("'CHANNELS'")
+            count_tok, ln = toks.next("channel count")
+            if not count_tok.isdigit():
+                raise BvhParseError(path, ln, f"joint {name!r}: channel count {count_tok!r} is not an integer")
+            names = []
+            for _ in range(int(count_tok)):
+                ch, ch_line = toks.next("a channel name")
+                if ch not in CHANNEL_NAMES:
+                    raise BvhParseError(
+                        path, ch_line,
+                        f"joint {name!r}: unknown channel {ch!r} (expected one of {', '.join(CHANNEL_NAMES)})",
+                    )
+                names.append(ch)
+            if len(set(names)) != len(names):
+                raise BvhParseError(path, ln, f"joint {name!r}: repeated channel in {names}")
+            channels = tuple(names)
+        index = len(joints)
+        joints.append(Joint(name, parent, np.array(offset), channels, n_channels, end_site))
+        n_channels += len(channels)
+        while True:
+            tok, ln = toks.next(f"'}}' closing joint {name!r} opened on line {open_line}")
+            if tok == "}":
+                return
+            if end_site:
+                raise BvhParseError(path, ln, f"End Site of {name[:-4]!r}: expected '}}', found {tok!r}")
+            if tok == "JOINT":
+                child, cl = toks.next("a joint name")
+                parse_joint(index, False, child, cl)
+            elif tok == "End":
+                site, sl = toks.next("'Site'")
+                if site.lower() != "site":
+                    raise BvhParseError(path, sl, f"expected 'Site' after 'End', found {site!r}")
+                parse_joint(index, True, f"{name}_End", sl)
+            elif tok in ("MOTION", "ROOT"):
+                raise BvhParseError(
+                    path, ln, f"unbalanced braces: {tok!r} before '}}' closing joint {name!r} (line {open_line})"
+                )
+            else:
+                raise BvhParseError(path, ln, f"joint {name!r}: unexpected {tok!r}")
+
+    name, line = toks.next("the root joint name")
+    parse_joint(-1, False, name, line)
+    extra = toks.peek()
+    if extra is not None:
+        msg = "unbalanced braces: extra '}'" if extra[0] == "}" else f"unexpected {extra[0]!r} after the hierarchy"
+        if extra[0] == "ROOT":
+            msg = "only one ROOT is supported"
+        raise BvhParseError(path, extra[1], msg)
+    names = [j.name for j in joints]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise BvhParseError(path, None, f"duplicate joint names {dup}")
+    return Skeleton(tuple(joints))
+
+
+# --------------------------------------------------------------------------- motion
+
+
+def _slow_token(tok: bytes, path, line: int, col: int) -> float:
+    """Exact parse of one token with full validation (used for the rare non-plain tokens)."""
+    if _NONFINITE_RE.fullmatch(tok):
+        raise BvhParseError(path, line, f"value {col + 1} is {tok.decode(errors='replace')!r} (NaN/inf not allowed)")
+    if not _NUMBER_RE.fullmatch(tok):
+        raise BvhParseError(path, line, f"value {col + 1}: {tok.decode(errors='replace')!r} is not a number")
+    value = float(tok)
+    if not np.isfinite(value):
+        raise BvhParseError(path, line, f"value {col + 1}: {tok.decode(errors='replace')!r} overflows float64")
+    return value
+
+
+def _line_count_error(path, line: int, found: int, n_channels: int, last: bool) -> BvhParseError:
+    hint = " (file truncated?)" if last and found < n_channels else ""
+    return BvhParseError(path, line, f"expected {n_channels} values, found {found}{hint}")
+
+
+def _parse_chunk(buf: np.ndarray, n_lines: int, n_channels: int, first_line: int,
+                 path, is_last_chunk: bool) -> np.ndarray:
+    """Parse ``n_lines`` motion lines held in ``buf`` (uint8, padded) -> (n_lines, C) float64.
+
+    ``buf`` starts with at least ``_MAX_FAST_WIDTH`` spaces and every line, the last one
+    included, ends with ``\\n``.
+    """
+    ws = buf <= 32                                   # (B,) space, tab, CR, LF (others checked below)
+    starts = np.flatnonzero(ws[:-1] > ws[1:]) + 1    # (N,) first byte of each token
+    ends = np.flatnonzero(ws[1:] > ws[:-1])          # (N,) last byte of each token
+    newlines = np.flatnonzero(buf == 10)             # (n_lines,)
+    per_line = np.diff(np.searchsorted(ends, newlines), prepend=0)
+    bad_lines = np.flatnonzero(per_line != n_channels)
+    if bad_lines.size:
+        i = int(bad_lines[0])
+        raise _line_count_error(path, first_line + i, int(per_line[i]), n_channels,
+                                is_last_chunk and i == n_lines - 1)
+    lengths = ends - starts + 1                      # (N,)
+    width = int(min(lengths.max(), _MAX_FAST_WIDTH))
+    windows = np.lib.stride_tricks.as_strided(buf, shape=(buf.size - width + 1, width), strides=(1, 1))
+    mat = windows[ends - width + 1]                  # (N, W) tokens right-aligned
+    inside = np.arange(width) >= (width - lengths)[:, None]   # (N, W)
+    digits = mat - np.uint8(48)
+    is_digit = (digits < 10) & inside
+    is_dot = (mat == 46) & inside
+    first = buf[starts]
+    signed = (first == 45) | (first == 43)
+    n_digits = np.count_nonzero(is_digit, axis=1)
+    n_dots = np.count_nonzero(is_dot, axis=1)
+    plain = (
+        (n_digits + n_dots + signed == lengths) & (n_dots <= 1)
+        & (n_digits >= 1) & (n_digits <= _MAX_FAST_DIGITS) & (lengths <= width)
+    )
+    weights = _POW10[width - 1::-1]                  # (W,) 10**(W-1-j)
+    v1 = (digits * is_digit) @ weights               # (N,) exact integers < 2**53
+    dot_col = np.argmax(is_dot, axis=1)
+    has_dot = n_dots == 1
+    n_frac = np.where(has_dot, width - 1 - dot_col, 0)
+    scale = _POW10[n_frac]
+    frac = np.fmod(v1, scale)
+    mantissa = np.where(has_dot, (v1 - frac) / 10.0 + frac, v1)
+    values = mantissa / scale
+    np.negative(values, out=values, where=first == 45)
+    special = np.flatnonzero(~plain)
+    if special.size:
+        line_of = np.searchsorted(newlines, ends[special])
+        for k, i in zip(special.tolist(), line_of.tolist()):
+            tok = buf[starts[k]:ends[k] + 1].tobytes()
+            values[k] = _slow_token(tok, path, first_line + i, k - i * n_channels)
+    # control bytes other than tab/CR/LF would have been taken for whitespace
+    n_ctrl = np.count_nonzero(ws) - np.count_nonzero(buf == 32)
+    if n_ctrl != newlines.size + np.count_nonzero(buf == 9) + np.count_nonzero(buf == 13):
+        bad = np.flatnonzero(ws & (buf != 32) & (buf != 9) & (buf != 10) & (buf != 13))[0]
+        line = first_line + int(np.searchsorted(newlines, bad))
+        raise BvhParseError(path, line, f"control byte 0x{int(buf[bad]):02x} in motion data")
+    return values.reshape(n_lines, n_channels)
+
+
+def _parse_motion(data: bytes, start: int, stop: int, line_starts: np.ndarray, line_stops: np.ndarray,
+                  n_channels: int, first_line: int, path, last_chunk_ends_file: bool) -> np.ndarray:
+    """Parse motion lines [i0, i1) given by byte ``line_starts``/``line_stops`` -> (F, C)."""
+    n_lines = line_starts.size
+    out = np.empty((n_lines, n_channels), dtype=np.float64)
+    if n_lines == 0:
+        return out
+    avg = max(1, int(line_stops[-1] - line_starts[0]) // n_lines)
+    per_chunk = max(1, _CHUNK_BYTES // avg)
+    pad = _MAX_FAST_WIDTH
+    view = memoryview(data)
+    for c0 in range(0, n_lines, per_chunk):
+        c1 = min(n_lines, c0 + per_chunk)
+        b0, b1 = int(line_starts[c0]), int(line_stops[c1 - 1])
+        buf = np.empty(pad + (b1 - b0) + 1, dtype=np.uint8)
+        buf[:pad] = 32
+        buf[pad:-1] = np.frombuffer(view[b0:b1], dtype=np.uint8)
+        buf[-1] = 10
+        out[c0:c1] = _parse_chunk(buf, c1 - c0, n_channels, first_line + c0, path,
+                                  last_chunk_ends_file and c1 == n_lines)
+    return out
+
+
+def parse_bvh(text: str | bytes, path: str | Path | None = None, *,
+              start_frame: int = 0, end_frame: int | None = None) -> BvhClip:
+    """Parse BVH text (str or bytes). Frames ``[start_frame, end_frame)`` are kept.
+
+    The number of motion lines is always checked against ``Frames:``; values are
+    parsed and validated only inside the requested frame range.
+    """
+    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    found = _MOTION_RE.search(data)
+    if found is None:
+        header_text = data.decode("utf-8", errors="replace")
+        # Parse the hierarchy first: an unbalanced/truncated hierarchy is the better message.
+        _parse_hierarchy(header_text, path)
+        raise BvhParseError(path, header_text.count("\n") + 1, "missing 'MOTION' section")
+    try:
+        header_text = data[:found.start()].decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise BvhParseError(path, data[:err.start].count(b"\n") + 1, "hierarchy is not UTF-8 text") from err
+    skeleton = _parse_hierarchy(header_text, path)
+    motion_line = header_text.count("\n") + 1
+    n_channels = skeleton.n_channels
+    if n_channels == 0:
+        raise BvhParseError(path, motion_line, "the hierarchy declares no channels")
+
+    # 'Frames:' and 'Frame Time:' lines (blank lines tolerated)
+    pos = found.end()                                  # at the '\n' ending MOTION (or EOF)
+    line_no = motion_line
+    header_fields: list[tuple[list[bytes], int]] = []
+    while len(header_fields) < 2:
+        if pos >= len(data):
+            key = "Frames:" if not header_fields else "Frame Time:"
+            raise BvhParseError(path, line_no, f"missing {key!r} after 'MOTION' (file truncated?)")
+        pos += 1
+        line_no += 1
+        nl = data.find(b"\n", pos)
+        nl = len(data) if nl < 0 else nl
+        parts = data[pos:nl].split()
+        pos = nl
+        if parts:
+            header_fields.append((parts, line_no))
+    (frames_parts, frames_line), (time_parts, time_line) = header_fields
+    if len(frames_parts) != 2 or frames_parts[0] != b"Frames:" or not frames_parts[1].isdigit():
+        raise BvhParseError(path, frames_line, f"expected 'Frames: <count>', found {b' '.join(frames_parts).decode(errors='replace')!r}")
+    n_frames = int(frames_parts[1])
+    if len(time_parts) != 3 or time_parts[:2] != [b"Frame", b"Time:"]:
+        raise BvhParseError(path, time_line, f"expected 'Frame Time: <seconds>', found {b' '.join(time_parts).decode(errors='replace')!r}")
+    try:
+        frame_time_s = float(time_parts[2])
+    except ValueError:
+        raise BvhParseError(path, time_line, f"frame time {time_parts[2]!r} is not a number") from None
+    if not (np.isfinite(frame_time_s) and frame_time_s > 0):
+        raise BvhParseError(path, time_line, f"frame time must be positive and finite, got {frame_time_s}")
+    if n_frames == 0:
+        raise BvhParseError(path, frames_line, "empty motion (Frames: 0)")
+
+    # motion lines: [pos, stop) with trailing whitespace ignored
+    pos += 1
+    stop = len(data)
+    while stop > pos and data[stop - 1] in b" \t\r\n":
+        stop -= 1
+    first_line = time_line + 1
+    if stop <= pos:
+        raise BvhParseError(path, first_line, f"empty motion: 'Frames: {n_frames}' but no motion lines (file truncated?)")
+    body = np.frombuffer(data, dtype=np.uint8, count=stop - pos, offset=pos)
+    newline_at = np.flatnonzero(body == 10) + pos            # (L-1,) absolute offsets
+    n_lines = newline_at.size + 1
+    if n_lines > n_frames:
+        raise BvhParseError(path, first_line + n_frames,
+                            f"more motion lines than 'Frames: {n_frames}' (line {frames_line}): found {n_lines}")
+    if end_frame is None:
+        end_frame = n_frames
+    if not (0 <= start_frame < end_frame <= n_frames):
+        raise ValueError(f"{path or '<text>'}: frame range [{start_frame}, {end_frame}) is outside [0, {n_frames})")
+    line_starts = np.concatenate(([pos], newline_at + 1))
+    line_stops = np.concatenate((newline_at, [stop]))
+    i1 = min(end_frame, n_lines)
+    motion = _parse_motion(data, pos, stop, line_starts[start_frame:i1], line_stops[start_frame:i1],
+                           n_channels, first_line + start_frame, path, i1 == n_lines)
+    if n_lines < n_frames:
+        raise BvhParseError(path, first_line + n_lines,
+                            f"file truncated: 'Frames: {n_frames}' (line {frames_line}) but only {n_lines} motion lines")
+    return BvhClip(skeleton, frame_time_s, motion, None if path is None else Path(path))
+
+
+def read_bvh(path: str | Path, *, start_frame: int = 0, end_frame: int | None = None) -> BvhClip:
+    """Read a BVH file; keep frames ``[start_frame, end_frame)`` (end exclusive)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise BvhParseError(path, None, f"cannot read file: {err.strerror or err}") from err
+    return parse_bvh(data, path, start_frame=start_frame, end_frame=end_frame)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _format_hierarchy(skeleton: Skeleton) -> list[str]:
+    children: dict[int, list[int]] = {}
+    for i, j in enumerate(skeleton.joints):
+        children.setdefault(j.parent, []).append(i)
+    out = ["HIERARCHY"]
+
+    def emit(i: int, depth: int) -> None:
+        j = skeleton.joints[i]
+        tab = "\t" * depth
+        if j.is_end_site:
+            out.append(f"{tab}End Site")
+        else:
+            out.append(f"{tab}{'ROOT' if j.parent < 0 else 'JOINT'} {j.name}")
+        out.append(f"{tab}{{")
+        out.append(f"{tab}\tOFFSET " + " ".join(f"{v:.5f}" for v in j.offset_cm))
+        if not j.is_end_site:
+            out.append(f"{tab}\tCHANNELS {len(j.channels)} " + " ".join(j.channels))
+        for c in children.get(i, []):
+            emit(c, depth + 1)
+        out.append(f"{tab}}}")
+
+    roots = children.get(-1, [])
+    if len(roots) != 1:
+        raise ValueError(f"a BVH skeleton needs exactly one root, found {len(roots)}")
+    emit(roots[0], 0)
+    return out
+
+
+def format_bvh(skeleton: Skeleton, frame_time_s: float, motion: np.ndarray, *, decimals: int | None = 6) -> str:
+    """BVH text of ``motion`` (F, C).
+
+    ``decimals=6`` (default, InHARD's own precision) writes fixed-point values, so a
+    round trip is exact to 6 decimals (|error| <= 5e-7); ``decimals=None`` writes the
+    shortest repr of each float64 and a round trip is bit-exact. Offsets keep 5 decimals.
+    """
+    motion = np.asarray(motion, dtype=np.float64)
+    if motion.ndim != 2 or motion.shape[1] != skeleton.n_channels or motion.shape[0] == 0:
+        raise ValueError(f"motion must be (F>0, {skeleton.n_channels}), got {motion.shape}")
+    if not np.isfinite(motion).all():
+        raise ValueError("motion contains NaN or inf")
+    if not (np.isfinite(frame_time_s) and frame_time_s > 0):
+        raise ValueError(f"frame_time_s must be positive, got {frame_time_s}")
+    lines = _format_hierarchy(skeleton)
+    lines += ["MOTION", f"Frames: {motion.shape[0]}", f"Frame Time: {frame_time_s:.6g}"]
+    if decimals is None:
+        lines += [" ".join(map(repr, row)) for row in motion.tolist()]
+    else:
+        row_fmt = " ".join([f"%.{int(decimals)}f"] * motion.shape[1])
+        lines += [row_fmt % tuple(row) for row in motion.tolist()]
+    return "\n".join(lines) + "\n"
+
+
+def write_bvh(path: str | Path, clip_or_skeleton: BvhClip | Skeleton, frame_time_s: float | None = None,
+              motion: np.ndarray | None = None, *, decimals: int | None = 6) -> Path:
+    """Write a BVH file from a :class:`BvhClip`, or a :class:`Skeleton` + frame time + motion."""
+    if isinstance(clip_or_skeleton, BvhClip):
+        skeleton = clip_or_skeleton.skeleton
+        frame_time_s = clip_or_skeleton.frame_time_s if frame_time_s is None else frame_time_s
+        motion = clip_or_skeleton.motion if motion is None else motion
+    else:
+        skeleton = clip_or_skeleton
+        if frame_time_s is None or motion is None:
+            raise ValueError("write_bvh(path, skeleton, ...) needs frame_time_s and motion")
+    path = Path(path)
+    path.write_text(format_bvh(skeleton, frame_time_s, motion, decimals=decimals), encoding="utf-8")
+    return path

@@ -1,0 +1,95 @@
+"""LSTM sequence classifier for skeleton features and pose keypoints.
+
+Input is a window of per-frame feature vectors (B, T, D); output is class logits (B, K).
+Used as model_type ``skeleton_lstm`` (BVH features) and ``pose_lstm`` (2D/3D keypoints),
+and as the temporal head of the RGB CNN-LSTM.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from harnets_core.errors import ConfigError
+
+__all__ = ["LSTMConfig", "LSTMClassifier", "config_from_dict"]
+
+
+def config_from_dict(cls: type, data: Mapping[str, Any]):
+    """Build dataclass ``cls`` from ``data``; unknown keys raise ConfigError naming them."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{cls.__name__}: expected a mapping, got {type(data).__name__}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{cls.__name__}: unknown key(s) {unknown}; known keys are {sorted(known)}")
+    try:
+        return cls(**dict(data))
+    except TypeError as err:  # missing required field
+        raise ConfigError(f"{cls.__name__}: {err}") from err
+
+
+@dataclass
+class LSTMConfig:
+    """Hyperparameters of LSTMClassifier (all JSON-serializable)."""
+
+    input_dim: int  # D, features per frame
+    num_classes: int  # K
+    hidden_size: int = 64
+    num_layers: int = 2  # 1..3
+    dropout: float = 0.0  # between LSTM layers and before the linear head
+    bidirectional: bool = False
+
+    def __post_init__(self) -> None:
+        if int(self.input_dim) < 1:
+            raise ConfigError(f"LSTMConfig.input_dim must be >= 1, got {self.input_dim}")
+        if int(self.num_classes) < 2:
+            raise ConfigError(f"LSTMConfig.num_classes must be >= 2, got {self.num_classes}")
+        if int(self.hidden_size) < 1:
+            raise ConfigError(f"LSTMConfig.hidden_size must be >= 1, got {self.hidden_size}")
+        if not 1 <= int(self.num_layers) <= 3:
+            raise ConfigError(f"LSTMConfig.num_layers must be 1..3, got {self.num_layers}")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ConfigError(f"LSTMConfig.dropout must be in [0, 1), got {self.dropout}")
+        self.input_dim, self.num_classes = int(self.input_dim), int(self.num_classes)
+        self.hidden_size, self.num_layers = int(self.hidden_size), int(self.num_layers)
+        self.dropout, self.bidirectional = float(self.dropout), bool(self.bidirectional)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "LSTMConfig":
+        return config_from_dict(cls, data)
+
+
+class LSTMClassifier(nn.Module):
+    """Stacked LSTM over the window; the last layer's final hidden state feeds a linear head."""
+
+    def __init__(self, config: LSTMConfig) -> None:
+        super().__init__()
+        self.config = config
+        directions = 2 if config.bidirectional else 1
+        self.lstm = nn.LSTM(
+            input_size=config.input_dim,
+            hidden_size=config.hidden_size,
+            num_layers=config.num_layers,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            bidirectional=config.bidirectional,
+            batch_first=True,
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(directions * config.hidden_size, config.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, T, D) float -> logits (B, K)."""
+        if x.dim() != 3 or x.shape[-1] != self.config.input_dim:
+            raise ValueError(f"LSTMClassifier expects (B, T, {self.config.input_dim}), got {tuple(x.shape)}")
+        x = x.float()
+        _, (h_n, _) = self.lstm(x)  # h_n: (L * dirs, B, H)
+        directions = 2 if self.config.bidirectional else 1
+        last = h_n[-directions:]  # (dirs, B, H), last layer (forward[, backward])
+        last = last.transpose(0, 1).reshape(x.shape[0], -1)  # (B, dirs * H)
+        return self.head(self.dropout(last))  # (B, K)

@@ -1,0 +1,143 @@
+"""ROS plumbing shared by the harnets nodes: QoS, time, parameters, diagnostics, Activity.
+
+Everything that is not ROS plumbing lives in harnets_core.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import rclpy
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+
+from harnets.msg import Activity
+
+__all__ = [
+    "SENSOR_QOS",
+    "RESULT_QOS",
+    "Diagnostics",
+    "declare",
+    "ns_to_time",
+    "time_to_ns",
+    "prediction_to_msg",
+    "run_node",
+]
+
+SENSOR_QOS = qos_profile_sensor_data
+RESULT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def ns_to_time(stamp_ns: int) -> Time:
+    """builtin_interfaces/Time from nanoseconds."""
+    return Time(sec=int(stamp_ns // 1_000_000_000), nanosec=int(stamp_ns % 1_000_000_000))
+
+
+def time_to_ns(stamp: Any) -> int:
+    """Nanoseconds from builtin_interfaces/Time (or anything with sec/nanosec)."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def declare(node: Node, name: str, default: Any, description: str) -> Any:
+    """Declare a parameter with its description and return its value."""
+    return node.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+
+
+def prediction_to_msg(prediction: Any, frame_id: str, latency_ms: float) -> Activity:
+    """harnets/Activity from a harnets_core.streaming.Prediction."""
+    msg = Activity()
+    msg.header.stamp = ns_to_time(prediction.stamp_ns)
+    msg.header.frame_id = frame_id
+    msg.window_start = ns_to_time(prediction.window_start_ns)
+    msg.source = prediction.source
+    msg.model_id = prediction.model_id
+    msg.label = prediction.label
+    msg.class_id = int(prediction.class_id)
+    msg.confidence = float(prediction.confidence)
+    msg.class_names = list(prediction.class_names)
+    msg.class_ids = [int(i) for i in prediction.class_ids]
+    msg.probabilities = [float(p) for p in prediction.probabilities]
+    msg.latency_ms = float(latency_ms)
+    return msg
+
+
+@dataclass
+class Diagnostics:
+    """Counters and timings of one node, published on /diagnostics at 1 Hz.
+
+    Level: ERROR while the last `error` is newer than `error_hold_s`, WARN when messages
+    were dropped or rejected in the last period, OK otherwise.
+    """
+
+    name: str
+    hardware_id: str = "harnets"
+    error_hold_s: float = 5.0
+    counters: dict[str, int] = field(default_factory=dict)
+    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=500))
+    last_error: str = ""
+    last_error_wall_s: float = 0.0
+    _last_counters: dict[str, int] = field(default_factory=dict)
+    _last_wall_s: float = field(default_factory=time.monotonic)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counters[key] = self.counters.get(key, 0) + n
+
+    def error(self, message: str) -> None:
+        self.count("errors")
+        self.last_error = message
+        self.last_error_wall_s = time.monotonic()
+
+    def status(self, extra: dict[str, Any] | None = None) -> DiagnosticStatus:
+        now = time.monotonic()
+        period_s = max(now - self._last_wall_s, 1e-9)
+        values = [KeyValue(key=k, value=str(v)) for k, v in sorted(self.counters.items())]
+        for key, value in sorted(self.counters.items()):
+            delta = value - self._last_counters.get(key, 0)
+            values.append(KeyValue(key=f"{key}_per_s", value=f"{delta / period_s:.2f}"))
+        if self.latencies_ms:
+            lat = sorted(self.latencies_ms)
+            for q in (50, 95, 99):
+                values.append(KeyValue(key=f"latency_p{q}_ms", value=f"{lat[min(len(lat) - 1, len(lat) * q // 100)]:.2f}"))
+        for key, value in (extra or {}).items():
+            values.append(KeyValue(key=key, value=str(value)))
+        new_problems = sum(
+            self.counters.get(k, 0) - self._last_counters.get(k, 0) for k in ("dropped", "invalid")
+        )
+        if self.last_error and now - self.last_error_wall_s < self.error_hold_s:
+            level, message = DiagnosticStatus.ERROR, self.last_error
+        elif new_problems > 0:
+            level, message = DiagnosticStatus.WARN, f"{new_problems} message(s) dropped or invalid in the last {period_s:.1f} s"
+        else:
+            level, message = DiagnosticStatus.OK, "ok"
+        if self.last_error:
+            values.append(KeyValue(key="last_error", value=self.last_error))
+        self._last_counters = dict(self.counters)
+        self._last_wall_s = now
+        return DiagnosticStatus(level=level, name=self.name, message=message, hardware_id=self.hardware_id, values=values)
+
+    def publish(self, node: Node, publisher: Any, extra: dict[str, Any] | None = None) -> None:
+        array = DiagnosticArray()
+        array.header.stamp = node.get_clock().now().to_msg()
+        array.status = [self.status(extra)]
+        publisher.publish(array)
+
+
+def run_node(factory: Callable[..., Node], args: list[str] | None = None) -> None:
+    """`main()` body of every node: init, spin, and a quiet end on Ctrl-C or shutdown."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = factory()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

@@ -1,0 +1,176 @@
+"""training.fit: learning, best checkpoint, history, resume, DDP on the CPU (gloo)."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from harnets_core.errors import ConfigError
+from harnets_core.modelfile import load_model
+from harnets_core.models import LSTMClassifier, LSTMConfig
+from harnets_core.training import (
+    ArrayDataset,
+    TrainConfig,
+    class_weights,
+    dataset_labels,
+    fit,
+    read_history,
+)
+
+torch.set_num_threads(1)
+REPO = Path(__file__).resolve().parents[2]
+CLASSES = ["reach", "pick", "place"]
+
+
+def make_data(n: int, seed: int, t: int = 6, d: int = 4, k: int = 3):
+    """Trivially separable windows: class c adds +2 to feature c in every frame."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, size=n)
+    X = rng.normal(0.0, 0.3, size=(n, t, d)).astype(np.float32)
+    X[np.arange(n), :, y] += 2.0
+    return ArrayDataset(X, y)
+
+
+def make_model(seed: int = 0, dropout: float = 0.0) -> LSTMClassifier:
+    torch.manual_seed(seed)
+    return LSTMClassifier(LSTMConfig(input_dim=4, num_classes=3, hidden_size=16, num_layers=1, dropout=dropout))
+
+
+META = {"model_type": "skeleton_lstm", "class_names": CLASSES, "modality": "skeleton", "window": {"length": 6, "hop": 3, "rate_hz": 30.0}}
+
+
+def strip_time(history):
+    return [{k: v for k, v in h.items() if k != "time_s"} for h in history]
+
+
+def test_fit_learns_separable_problem_and_writes_files(tmp_path):
+    train, val = make_data(64, 1), make_data(30, 2)
+    cfg = TrainConfig(epochs=8, batch_size=8, lr=1e-2, patience=0, progress=False)
+    model = make_model()
+    result = fit(model, train, val, cfg, tmp_path, META)
+    assert result.best_metrics["val_accuracy"] >= 0.9
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert len(result.history) == 8 and result.model_path == tmp_path / "model.safetensors"
+    assert (tmp_path / "last.ckpt.safetensors").is_file()
+    assert read_history(tmp_path) == result.history
+    loaded = load_model(result.model_path)
+    assert loaded.meta.class_names == CLASSES
+    assert loaded.meta.metrics["epoch"] == result.best_epoch
+    assert len(loaded.meta["history"]) == 8
+    assert loaded.meta.train_config["lr"] == 1e-2
+    assert loaded.meta.window["length"] == 6
+    # the file holds the best epoch's weights, and fit returns the model with them
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(loaded.model(val.X), model(val.X))
+
+
+def test_early_stopping(tmp_path):
+    train, val = make_data(16, 5), make_data(9, 6)
+    cfg = TrainConfig(epochs=50, lr=1e-6, patience=2, progress=False, monitor="val_accuracy")
+    result = fit(make_model(), train, val, cfg, tmp_path, META)
+    assert result.stopped_early
+    assert len(result.history) == result.best_epoch + 2 < 50
+
+
+def test_resume_matches_uninterrupted_run(tmp_path):
+    train, val = make_data(40, 7), make_data(12, 8)
+    cfg = TrainConfig(epochs=6, batch_size=8, lr=5e-3, patience=0, progress=False)
+    full = fit(make_model(dropout=0.2), train, val, cfg, tmp_path / "full", META)
+
+    def interrupt(epoch, record):
+        if epoch == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(make_model(dropout=0.2), train, val, cfg, tmp_path / "split", META, on_epoch=interrupt)
+    assert len(read_history(tmp_path / "split")) == 3
+    torch.manual_seed(123)  # a different global RNG state and fresh init must not matter
+    resumed = fit(make_model(seed=99, dropout=0.2), train, val, cfg, tmp_path / "split", META, resume=True)
+
+    assert strip_time(resumed.history) == strip_time(full.history)
+    assert resumed.best_epoch == full.best_epoch
+    for name in ("model.safetensors", "last.ckpt.safetensors"):
+        with safe_open(tmp_path / "full" / name, "pt") as a, safe_open(tmp_path / "split" / name, "pt") as b:
+            assert sorted(a.keys()) == sorted(b.keys())
+            for key in a.keys():
+                if not key.startswith("rng."):
+                    assert torch.equal(a.get_tensor(key), b.get_tensor(key)), key
+
+
+def test_resume_rejects_changed_config(tmp_path):
+    train, val = make_data(16, 9), make_data(6, 10)
+    fit(make_model(), train, val, TrainConfig(epochs=1, progress=False), tmp_path, META)
+    with pytest.raises(ConfigError, match="lr"):
+        fit(make_model(), train, val, TrainConfig(epochs=2, lr=0.5, progress=False), tmp_path, META, resume=True)
+
+
+def test_train_config_rejects_unknown_and_bad_values():
+    assert TrainConfig.from_dict(TrainConfig(epochs=3).to_dict()).epochs == 3
+    with pytest.raises(ConfigError, match="unknown key"):
+        TrainConfig.from_dict({"epochz": 3})
+    with pytest.raises(ConfigError):
+        TrainConfig(device="gpu")
+    with pytest.raises(ConfigError):
+        TrainConfig(class_weighting="inverse")
+
+
+def test_class_weights_balanced():
+    labels = np.array([0, 0, 0, 1])
+    w = class_weights(labels, 3)
+    assert torch.allclose(w, torch.tensor([4 / 9, 4 / 3, 1.0]))
+    assert torch.equal(class_weights(labels, 3, "none"), torch.ones(3))
+    assert dataset_labels(torch.utils.data.Subset(ArrayDataset(np.zeros((4, 1)), labels), [3, 0])).tolist() == [1, 0]
+
+
+DDP_SCRIPT = textwrap.dedent(
+    """
+    import sys, torch
+    torch.set_num_threads(1)
+    sys.path.insert(0, {repo!r})
+    sys.path.insert(0, {here!r})
+    from test_training import make_data, make_model, META
+    from harnets_core.training import TrainConfig, fit
+    cfg = TrainConfig(epochs=3, batch_size=8, lr=5e-3, patience=0, progress=False, device="cpu")
+    fit(make_model(), make_data(40, 11), make_data(10, 12), cfg, {out!r}, META)
+    """
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_two_cpu_processes_match_single_process(tmp_path):
+    """torchrun with 2 gloo processes and the same global batch gives the single-process loss curve."""
+    script = tmp_path / "ddp_train.py"
+    script.write_text(DDP_SCRIPT.format(repo=str(REPO), here=str(Path(__file__).parent), out=str(tmp_path / "ddp")))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo", "PYTHONPATH": str(REPO)}
+    env.pop("WORLD_SIZE", None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--nnodes", "1",
+           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), str(script)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    print(f"ddp run took {time.perf_counter() - t0:.1f} s")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    cfg = TrainConfig(epochs=3, batch_size=8, lr=5e-3, patience=0, progress=False, device="cpu")
+    single = fit(make_model(), make_data(40, 11), make_data(10, 12), cfg, tmp_path / "single", META)
+    ddp = read_history(tmp_path / "ddp")
+    assert len(ddp) == 3
+    for a, b in zip(single.history, ddp):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)
+        assert b["val_loss"] == pytest.approx(a["val_loss"], rel=1e-4)
+        assert b["train_accuracy"] == a["train_accuracy"] and b["val_accuracy"] == a["val_accuracy"]
