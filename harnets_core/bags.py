@@ -658,7 +658,8 @@ def image_to_numpy(msg: Any, *, to_rgb: bool = True, topic: str = "") -> np.ndar
     data = _as_uint8(msg.data)
     if data.size != step * height:
         raise StreamError(
-            f"{where}{encoding} image data has {data.size} bytes, expected step {step} * height {height} = {step * height}"
+            f"{where}{encoding} image data has {data.size} bytes, "
+            f"expected step {step} * height {height} = {step * height}"
         )
     rows = data.reshape(height, step)[:, : width * channels]
     if channels == 1:

@@ -53,8 +53,6 @@ CHANNEL_NAMES: tuple[str, ...] = (
 _CHUNK_BYTES = 1 << 20
 # Longest token handled by the vectorized path (longer ones go through float()).
 _MAX_FAST_WIDTH = 16
-# Most digits of a token on the vectorized path: keeps 10 * mantissa < 2**53 (exact).
-_MAX_FAST_DIGITS = 14
 _POW10 = 10.0 ** np.arange(0, 23)
 _NUMBER_RE = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _NONFINITE_RE = re.compile(rb"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
@@ -308,67 +306,97 @@ def _line_count_error(path, line: int, found: int, n_channels: int, last: bool) 
     return BvhParseError(path, line, f"expected {n_channels} values, found {found}{hint}")
 
 
-def _parse_chunk(buf: np.ndarray, n_lines: int, n_channels: int, first_line: int,
-                 path, is_last_chunk: bool) -> np.ndarray:
-    """Parse ``n_lines`` motion lines held in ``buf`` (uint8, padded) -> (n_lines, C) float64.
+# SWAR ("SIMD within a register") constants: 8 ASCII digits in one little-endian uint64.
+_U = np.uint64
+_ONES = _U(0xFFFFFFFFFFFFFFFF)
+_ZEROS_ASCII = _U(0x3030303030303030)
+_HI_NIBBLES = _U(0xF0F0F0F0F0F0F0F0)
+_PLUS6 = _U(0x0606060606060606)
+_THREES = _U(0x3333333333333333)
+_LOW7 = _U(0x7F7F7F7F7F7F7F7F)
+_DOTS = _U(0x2E2E2E2E2E2E2E2E)
+_SWAR_MASK = _U(0x000000FF000000FF)
+_SWAR_MUL1 = _U(0x000F424000000064)   # 100 + (1000000 << 32)
+_SWAR_MUL2 = _U(0x0000271000000001)   # 1 + (10000 << 32)
+_POW10_U64 = np.array([10**k for k in range(9)], dtype=np.uint64)
+_EXACT_LIMIT = _U(2**53)
 
-    ``buf`` starts with at least ``_MAX_FAST_WIDTH`` spaces and every line, the last one
-    included, ends with ``\\n``.
+
+def _swar_digits(words: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Value of the ``n`` (1..8) most significant bytes of each uint64 ``words`` read as
+    decimal digits (little-endian: the last byte in memory is the last digit).
+
+    Returns ``(value (K,) uint64, ok (K,) bool)``; ``ok`` is False where a byte is not a digit.
     """
-    ws = buf <= 32                                   # (B,) space, tab, CR, LF (others checked below)
-    starts = np.flatnonzero(ws[:-1] > ws[1:]) + 1    # (N,) first byte of each token
-    ends = np.flatnonzero(ws[1:] > ws[:-1])          # (N,) last byte of each token
-    newlines = np.flatnonzero(buf == 10)             # (n_lines,)
-    per_line = np.diff(np.searchsorted(ends, newlines), prepend=0)
-    bad_lines = np.flatnonzero(per_line != n_channels)
-    if bad_lines.size:
-        i = int(bad_lines[0])
-        raise _line_count_error(path, first_line + i, int(per_line[i]), n_channels,
+    keep = _ONES << (_U(8) * (_U(8) - n.astype(np.uint64)))
+    w = (words & keep) | (_ZEROS_ASCII & ~keep)      # bytes before the digits -> '0'
+    ok = ((w & _HI_NIBBLES) | (((w + _PLUS6) & _HI_NIBBLES) >> _U(4))) == _THREES
+    w = w - _ZEROS_ASCII
+    w = w * _U(10) + (w >> _U(8))
+    w = (((w & _SWAR_MASK) * _SWAR_MUL1) + (((w >> _U(16)) & _SWAR_MASK) * _SWAR_MUL2)) >> _U(32)
+    return w, ok
+
+
+def _parse_chunk(buf: np.ndarray, newlines: np.ndarray, n_channels: int, first_line: int,
+                 path, is_last_chunk: bool) -> np.ndarray:
+    """Parse the motion lines held in ``buf`` -> (n_lines, C) float64.
+
+    ``buf`` (uint8) starts with ``_MAX_FAST_WIDTH`` spaces; ``newlines`` (n_lines,) are the
+    positions in ``buf`` of the ``\\n`` ending each line (the last one is a padding ``\\n``).
+    A plain token ``[+-]ddd.fff`` (1-8 integer digits, 1-7 fraction digits) is read with
+    two SWAR words: the 8 bytes ending at its last byte and the 8 bytes ending before its dot.
+    """
+    n_lines = newlines.size
+    ws = buf <= 32                                   # (B,)
+    edges = np.flatnonzero(ws[:-1] != ws[1:])        # alternating: before a token, last byte
+    starts = edges[0::2] + 1                         # (N,) first byte of each token
+    ends = edges[1::2]                               # (N,) last byte of each token
+    c = n_channels
+    if ends.size != n_lines * c or not (
+        (ends[c - 1::c] < newlines).all() and (starts[c::c] > newlines[:-1]).all()
+    ):
+        per_line = np.diff(np.searchsorted(ends, newlines), prepend=0)
+        i = int(np.flatnonzero(per_line != c)[0])
+        raise _line_count_error(path, first_line + i, int(per_line[i]), c,
                                 is_last_chunk and i == n_lines - 1)
-    lengths = ends - starts + 1                      # (N,)
-    width = int(min(lengths.max(), _MAX_FAST_WIDTH))
-    windows = np.lib.stride_tricks.as_strided(buf, shape=(buf.size - width + 1, width), strides=(1, 1))
-    mat = windows[ends - width + 1]                  # (N, W) tokens right-aligned
-    inside = np.arange(width) >= (width - lengths)[:, None]   # (N, W)
-    digits = mat - np.uint8(48)
-    is_digit = (digits < 10) & inside
-    is_dot = (mat == 46) & inside
+    n_ctrl = np.count_nonzero(buf < 32)
+    if n_ctrl != n_lines and n_ctrl != n_lines + np.count_nonzero(buf == 9) + np.count_nonzero(buf == 13):
+        bad = int(np.flatnonzero((buf < 32) & (buf != 9) & (buf != 10) & (buf != 13))[0])
+        raise BvhParseError(path, first_line + int(np.searchsorted(newlines, bad)),
+                            f"control byte 0x{int(buf[bad]):02x} in motion data")
+    words = np.ndarray((buf.size - 7,), dtype="<u8", buffer=buf, strides=(1,))  # unaligned u64 at every byte
+    frac_words = words[ends - 7]                     # (N,) last 8 bytes of each token
+    x = frac_words ^ _DOTS                           # '.' -> 0x00
+    dot_flag = ~(((x & _LOW7) + _LOW7) | x | _LOW7)  # 0x80 in each byte that was '.'
+    dot_byte = (np.frexp(dot_flag.astype(np.float64))[1] >> 3) - 1   # highest '.' byte, -1 if none
+    n_frac = 7 - dot_byte                            # digits after the dot (8 if no dot)
+    dots = ends - n_frac
     first = buf[starts]
-    signed = (first == 45) | (first == 43)
-    n_digits = np.count_nonzero(is_digit, axis=1)
-    n_dots = np.count_nonzero(is_dot, axis=1)
-    plain = (
-        (n_digits + n_dots + signed == lengths) & (n_dots <= 1)
-        & (n_digits >= 1) & (n_digits <= _MAX_FAST_DIGITS) & (lengths <= width)
-    )
-    weights = _POW10[width - 1::-1]                  # (W,) 10**(W-1-j)
-    v1 = (digits * is_digit) @ weights               # (N,) exact integers < 2**53
-    dot_col = np.argmax(is_dot, axis=1)
-    has_dot = n_dots == 1
-    n_frac = np.where(has_dot, width - 1 - dot_col, 0)
-    scale = _POW10[n_frac]
-    frac = np.fmod(v1, scale)
-    mantissa = np.where(has_dot, (v1 - frac) / 10.0 + frac, v1)
-    values = mantissa / scale
-    np.negative(values, out=values, where=first == 45)
+    neg = first == 45
+    n_int = dots - starts - (neg | (first == 43))
+    n = np.concatenate((n_int, n_frac))              # (2N,)
+    plain2 = (n - 1).view(np.uint64) < 7             # 1..7 digits (a dot must exist: n_frac <= 7)
+    plain2[: n_int.size] |= n_int == 8
+    value2, ok2 = _swar_digits(np.concatenate((words[dots - 8], frac_words)), np.clip(n, 1, 8))
+    plain2 &= ok2
+    n_tok = ends.size
+    n_frac = np.clip(n_frac, 1, 8)
+    mantissa = value2[:n_tok] * _POW10_U64[n_frac] + value2[n_tok:]
+    plain = plain2[:n_tok] & plain2[n_tok:] & (mantissa < _EXACT_LIMIT)
+    values = mantissa.astype(np.float64) / _POW10[n_frac]   # one correctly rounded division
+    np.negative(values, out=values, where=neg)
     special = np.flatnonzero(~plain)
     if special.size:
         line_of = np.searchsorted(newlines, ends[special])
         for k, i in zip(special.tolist(), line_of.tolist()):
             tok = buf[starts[k]:ends[k] + 1].tobytes()
-            values[k] = _slow_token(tok, path, first_line + i, k - i * n_channels)
-    # control bytes other than tab/CR/LF would have been taken for whitespace
-    n_ctrl = np.count_nonzero(ws) - np.count_nonzero(buf == 32)
-    if n_ctrl != newlines.size + np.count_nonzero(buf == 9) + np.count_nonzero(buf == 13):
-        bad = np.flatnonzero(ws & (buf != 32) & (buf != 9) & (buf != 10) & (buf != 13))[0]
-        line = first_line + int(np.searchsorted(newlines, bad))
-        raise BvhParseError(path, line, f"control byte 0x{int(buf[bad]):02x} in motion data")
-    return values.reshape(n_lines, n_channels)
+            values[k] = _slow_token(tok, path, first_line + i, k - i * c)
+    return values.reshape(n_lines, c)
 
 
-def _parse_motion(data: bytes, start: int, stop: int, line_starts: np.ndarray, line_stops: np.ndarray,
+def _parse_motion(data: bytes, line_starts: np.ndarray, line_stops: np.ndarray,
                   n_channels: int, first_line: int, path, last_chunk_ends_file: bool) -> np.ndarray:
-    """Parse motion lines [i0, i1) given by byte ``line_starts``/``line_stops`` -> (F, C)."""
+    """Parse the motion lines given by byte offsets ``line_starts``/``line_stops`` -> (F, C)."""
     n_lines = line_starts.size
     out = np.empty((n_lines, n_channels), dtype=np.float64)
     if n_lines == 0:
@@ -384,7 +412,8 @@ def _parse_motion(data: bytes, start: int, stop: int, line_starts: np.ndarray, l
         buf[:pad] = 32
         buf[pad:-1] = np.frombuffer(view[b0:b1], dtype=np.uint8)
         buf[-1] = 10
-        out[c0:c1] = _parse_chunk(buf, c1 - c0, n_channels, first_line + c0, path,
+        newlines = line_stops[c0:c1] - (b0 - pad)
+        out[c0:c1] = _parse_chunk(buf, newlines, n_channels, first_line + c0, path,
                                   last_chunk_ends_file and c1 == n_lines)
     return out
 
@@ -465,7 +494,7 @@ def parse_bvh(text: str | bytes, path: str | Path | None = None, *,
     line_starts = np.concatenate(([pos], newline_at + 1))
     line_stops = np.concatenate((newline_at, [stop]))
     i1 = min(end_frame, n_lines)
-    motion = _parse_motion(data, pos, stop, line_starts[start_frame:i1], line_stops[start_frame:i1],
+    motion = _parse_motion(data, line_starts[start_frame:i1], line_stops[start_frame:i1],
                            n_channels, first_line + start_frame, path, i1 == n_lines)
     if n_lines < n_frames:
         raise BvhParseError(path, first_line + n_lines,

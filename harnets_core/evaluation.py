@@ -9,14 +9,15 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
-from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 __all__ = [
     "EvalResult",
     "compute_metrics",
+    "confusion",
     "macro_f1",
+    "macro_f1_from_confusion",
     "evaluate",
     "predict_logits",
     "baselines",
@@ -32,13 +33,37 @@ class EvalResult:
     probs: np.ndarray  # (N, K) float32 softmax
 
 
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """Confusion matrix (K, K) int64: rows true class, columns predicted class."""
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
+    return cm
+
+
+def _per_class(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(precision, recall, f1, support) per class from a confusion matrix; 0 where undefined."""
+    tp = np.diag(cm).astype(np.float64)
+    predicted, support = cm.sum(axis=0), cm.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    return precision, recall, f1, support
+
+
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Macro-F1 averaged over the classes present in y_true (absent classes do not count)."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
     if y_true.size == 0:
         return 0.0
-    labels = np.unique(y_true)
-    return float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+    k = int(max(y_true.max(), y_pred.max())) + 1
+    return macro_f1_from_confusion(confusion(y_true, y_pred, k))
+
+
+def macro_f1_from_confusion(cm: np.ndarray) -> float:
+    """Macro-F1 of a confusion matrix (K, K), over the classes with support > 0."""
+    _, _, f1, support = _per_class(np.asarray(cm))
+    return float(f1[support > 0].mean()) if (support > 0).any() else 0.0
 
 
 def compute_metrics(y_true: Sequence[int], y_pred: Sequence[int], class_names: Sequence[str]) -> dict[str, Any]:
@@ -53,16 +78,12 @@ def compute_metrics(y_true: Sequence[int], y_pred: Sequence[int], class_names: S
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} differ in length")
     k = len(class_names)
-    labels = np.arange(k)
     n = int(y_true.size)
-    if n:
-        precision, recall, f1, support = precision_recall_fscore_support(
-            y_true, y_pred, labels=labels, zero_division=0
-        )
-    else:
-        precision = recall = f1 = np.zeros(k)
-        support = np.zeros(k, dtype=np.int64)
-    cm = confusion_matrix(y_true, y_pred, labels=labels) if n else np.zeros((k, k), dtype=np.int64)
+    bad = (y_true < 0) | (y_true >= k) | (y_pred < 0) | (y_pred >= k)
+    if bad.any():
+        raise ValueError(f"labels must be in 0..{k - 1} for {k} class names; got {sorted(set(y_true[bad]) | set(y_pred[bad]))[:5]}")
+    cm = confusion(y_true, y_pred, k)
+    precision, recall, f1, support = _per_class(cm)
     return {
         "n": n,
         "accuracy": float((y_true == y_pred).mean()) if n else 0.0,

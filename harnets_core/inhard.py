@@ -619,10 +619,11 @@ def select_classes(
     if class_limit is not None:
         if class_limit < 1:
             raise ConfigError(f"class_limit = {class_limit}: must be >= 1")
+        keep_sessions = None if count_sessions is None else set(count_sessions)
         counted = (
             segments
-            if count_sessions is None
-            else [s for s in segments if s.session in set(count_sessions)]
+            if keep_sessions is None
+            else [s for s in segments if s.session in keep_sessions]
         )
         counts = Counter(s.class_id for s in counted)
         ranked = sorted(wanted, key=lambda c: (-counts.get(c, 0), c))

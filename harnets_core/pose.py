@@ -279,4 +279,4 @@ def normalize_keypoints(
     rel = rel / np.where(valid, rms, 1.0)[:, None, None]
     out = np.concatenate([rel, (conf * ok)[..., None]], axis=2)  # (T, K, 3)
     out[~valid] = 0.0
-    return out.reshape(t, k * 3)
+    return out.reshape(t, k * 3).astype(np.float32, copy=False)

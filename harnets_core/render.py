@@ -34,8 +34,14 @@ import cv2
 import numpy as np
 
 from harnets_core.errors import ConfigError, VideoError
-from harnets_core.video import DEFAULT_VIEW_SIZE_HW, VideoInfo, probe_video, read_frames, \
-    time_range_to_frames, write_video
+from harnets_core.video import (
+    DEFAULT_VIEW_SIZE_HW,
+    VideoInfo,
+    probe_video,
+    read_frames,
+    time_range_to_frames,
+    write_video,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from harnets_core.bvh import BvhClip

@@ -41,12 +41,9 @@ import numpy as np
 from harnets_core import bvh
 from harnets_core.errors import ConfigError, DatasetError
 from harnets_core.inhard import (
-    ACTION_LABELS,
     ANNOTATION_COLUMNS,
     META_ACTIONS,
     NO_ACTION_ID,
-    OFFICIAL_TRAIN,
-    OFFICIAL_VALIDATION,
     RGB_FPS,
     Segment,
     action_labels_of,
@@ -106,7 +103,8 @@ _TEMPLATE = "inhard_skeleton.bvh"
 render_session_video: Callable[..., None] | None = None
 """Hook for the video renderer: ``render(clip, segments, out_path, fps=25)`` writes the
 2x2 mosaic ``Online/RGB/<session>.mp4`` of one session (``segments`` include No action).
-Set by the video module; called by :func:`generate_dataset` when ``write_videos=True``."""
+When None (the default), :func:`generate_dataset` uses ``harnets_core.render`` when
+``write_videos=True``; set it to render differently."""
 
 cut_segment_videos: Callable[..., object] | None = None
 """Optional hook ``cut(session_video_path, segments, out_dir)`` writing
@@ -256,7 +254,8 @@ _SWAY_JOINTS = (
 )  # fmt: skip
 
 _NOISE_DEG = 0.25
-_SWAY_DEG = 2.0
+_SWAY_DEG = 2.5
+_POSTURE_DEG = 5.0
 _RAMP_S = 0.35
 
 
@@ -319,6 +318,7 @@ class _Subject:
     speed: float  # >1: faster (shorter segments, faster oscillations)
     amplitude: float
     facing_deg: float
+    posture_seed: int  # per-subject posture offsets on the body joints (habitual stance)
 
 
 def _subject_params(seed: int, subject: str) -> _Subject:
@@ -328,6 +328,7 @@ def _subject_params(seed: int, subject: str) -> _Subject:
         speed=float(rng.uniform(0.85, 1.15)),
         amplitude=float(rng.uniform(0.8, 1.2)),
         facing_deg=float(rng.uniform(-10.0, 10.0)),
+        posture_seed=int(rng.integers(2**31)),
     )
 
 
@@ -395,6 +396,8 @@ def _motion(
 
     # slow sway (sum of two low sinusoids) and sensor noise on the body joints
     sway_cols = np.array([_column(cidx, j, a) for j in _SWAY_JOINTS for a in "XYZ"])
+    posture = np.random.default_rng(subject.posture_seed).normal(0.0, _POSTURE_DEG, sway_cols.size)
+    motion[:, sway_cols] += posture
     freqs = rng.uniform(0.05, 0.35, size=(2, sway_cols.size))
     phases = rng.uniform(0, 2 * np.pi, size=(2, sway_cols.size))
     amps = rng.uniform(0.3, 1.0, size=(2, sway_cols.size)) * _SWAY_DEG
@@ -416,7 +419,7 @@ def _motion(
         t = t_all[f0 : f1 + 1] - t_all[f0]  # (L,)
         dur_s = float(t[-1]) if t[-1] > 0 else ft
         p = t / dur_s
-        gain = subject.amplitude * float(rng.uniform(0.85, 1.15))
+        gain = subject.amplitude * float(rng.uniform(0.75, 1.25))
         for comp in _PATTERNS[plan.class_id]:
             comp_s = comp._replace(freq_hz=comp.freq_hz * subject.speed)
             prof = _shape(comp_s, p, t, dur_s, float(rng.uniform(0, 2 * np.pi)))
@@ -628,9 +631,11 @@ def generate_dataset(
     if not names or len(set(names)) != len(names):
         raise ConfigError(f"synth sessions {names!r}: need distinct session names")
     class_ids = _class_ids(classes)
-    if write_videos and render_session_video is None:
-        raise ConfigError("synth write_videos=True but no video renderer is installed "
-                          "(harnets_core.synth.render_session_video is None)")
+    render_video, cut_videos = render_session_video, cut_segment_videos
+    if write_videos and render_video is None:
+        from harnets_core import render  # opencv drawing; only needed with videos
+
+        render_video, cut_videos = render.render_session_video, render.write_segmented_clips
     if not overwrite:
         for sub in ("Online", "Segmented"):
             if (root / sub).exists():
@@ -658,12 +663,12 @@ def generate_dataset(
         if write_videos:
             video = root / "Online" / "RGB" / f"{session}.mp4"
             video.parent.mkdir(parents=True, exist_ok=True)
-            render_session_video(sm.clip, sm.segments, video, fps=rgb_fps)  # type: ignore[misc]
+            render_video(sm.clip, sm.segments, video, fps=rgb_fps)
             summary.n_files += 1
-            if cut_segment_videos is not None and write_segmented:
+            if cut_videos is not None and write_segmented:
                 rgb_dir = root / "Segmented" / "RGBSegmented"
                 rgb_dir.mkdir(parents=True, exist_ok=True)
-                cut_segment_videos(video, sm.segments, rgb_dir)
+                cut_videos(video, sm.segments, rgb_dir)
                 summary.n_files += len(sm.segments)
         online.extend(sm.actions)
         segmented.extend(sm.segments)

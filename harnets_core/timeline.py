@@ -211,7 +211,9 @@ def frame_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_ids: Sequence[in
         precision = tp / predicted if predicted else 0.0
         recall = tp / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[c] = {"precision": float(precision), "recall": float(recall), "f1": float(f1), "support": int(support)}
+        per_class[c] = {
+            "precision": float(precision), "recall": float(recall), "f1": float(f1), "support": int(support)
+        }
         if c in present:
             f1s.append(f1)
     n = int(keep.sum())
@@ -462,7 +464,10 @@ def _plot_timeline(
     fig, ax = plt.subplots(figsize=(14, 1.0 + 0.6 * len(rows)))
     used: set[int] = set()
     for seg in gt:
-        ax.broken_barh([(seg.start_s, seg.end_s - seg.start_s)], (0.1, 0.8), facecolors=colors[seg.class_id])
+        ax.broken_barh(
+            [(seg.start_s, seg.end_s - seg.start_s)], (0.1, 0.8),
+            facecolors=colors[seg.class_id], edgecolors="white", linewidth=0.8,  # adjacent same-class segments
+        )
         used.add(seg.class_id)
     for r, src in enumerate(preds, start=1):
         held = sample_and_hold(preds[src], times)

@@ -40,7 +40,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
 from harnets_core.errors import ConfigError, ModelFileError
-from harnets_core.evaluation import macro_f1
+from harnets_core.evaluation import macro_f1, macro_f1_from_confusion
 from harnets_core.modelfile import ModelMeta, read_safetensors, save_model, write_safetensors
 from harnets_core.models.lstm import config_from_dict
 
@@ -327,9 +327,12 @@ def fit(
 
     ``train_set``/``val_set`` yield (x, y) (or have arrays X, y). ``meta`` is the model file meta
     (``model_type``, ``class_names``, preprocessing, window, skeleton ...). Each epoch's record
-    holds ``epoch``, ``train_loss`` (class-weighted mean), ``train_accuracy``, ``val_loss``,
-    ``val_accuracy``, ``val_macro_f1``, ``lr`` and ``time_s``; ``on_epoch(epoch, record)`` is
-    called after the epoch's files are written. On return ``model`` holds the best weights.
+    holds ``epoch``, ``train_loss`` (class-weighted mean), ``train_accuracy``, ``train_macro_f1``,
+    ``val_loss``, ``val_accuracy``, ``val_macro_f1``, ``lr`` and ``time_s``; ``on_epoch(epoch,
+    record)`` is called after the epoch's files are written (raising there stops training; the
+    finished epochs stay resumable). ``resume=True`` continues from ``out_dir/last.ckpt.safetensors``
+    (a fresh start when there is none); without it an existing run in ``out_dir`` is overwritten.
+    On return ``model`` holds the best weights.
     """
     ctx = _setup_distributed(str(config.device))
     try:
@@ -401,8 +404,8 @@ def _fit(
                 break
             t0 = time.perf_counter()
             sampler.set_epoch(epoch)  # batch order depends on (seed, epoch) only: resumable
-            train_loss, train_acc = _train_epoch(train_model, train_loader, optimizer, weights, config, ctx, device, show, epoch)
-            record = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc}
+            record = {"epoch": epoch}
+            record.update(_train_epoch(train_model, train_loader, optimizer, weights, config, ctx, device, show, epoch))
             record.update(_validate(model, val_loader, weights, ctx, device))
             record["lr"] = optimizer.param_groups[0]["lr"]
             record["time_s"] = round(time.perf_counter() - t0, 3)
@@ -418,10 +421,10 @@ def _fit(
             if config.patience and best["since"] >= config.patience:
                 best["stopped"] = True
             if ctx.is_main:
-                _write_history(history_path, config, best, history)
+                _write_history(history_path, config, best, history, ctx.world_size)
                 _save_checkpoint(ckpt_path, model, optimizer, {"history": history, "best": best, "train_config": config.to_dict()})
             epochs_bar.update(1)
-            epochs_bar.set_postfix(loss=f"{train_loss:.4f}", val_acc=f"{record['val_accuracy']:.3f}", val_f1=f"{record['val_macro_f1']:.3f}", best=best["epoch"])
+            epochs_bar.set_postfix(loss=f"{record['train_loss']:.4f}", val_acc=f"{record['val_accuracy']:.3f}", val_f1=f"{record['val_macro_f1']:.3f}", best=best["epoch"])
             if on_epoch is not None:
                 on_epoch(epoch, record)
     finally:
@@ -447,10 +450,12 @@ def _train_epoch(
     device: torch.device,
     show: bool,
     epoch: int,
-) -> tuple[float, float]:
-    """One pass; returns (class-weighted mean loss, accuracy) over all processes."""
+) -> dict[str, float]:
+    """One pass; train_loss (class-weighted mean), train_accuracy, train_macro_f1 over all processes."""
     model.train()
-    loss_sum = weight_sum = correct = count = 0.0
+    k = weights.numel()
+    loss_sum = weight_sum = 0.0
+    cm = torch.zeros(k * k, dtype=torch.float64, device=device)  # flattened confusion matrix (K*K,)
     for x, y in tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False, disable=not show, dynamic_ncols=True):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True).long()
         logits = model(x)  # (b, K), b = local share of the global batch
@@ -469,10 +474,16 @@ def _train_epoch(
         optimizer.step()
         loss_sum += float(per_sample.detach().sum())
         weight_sum += float(local_w)
-        correct += float((logits.detach().argmax(dim=-1) == y).sum())
-        count += y.numel()
-    loss_sum, weight_sum, correct, count = _all_reduce_sum([loss_sum, weight_sum, correct, count], ctx, device)
-    return loss_sum / max(weight_sum, 1e-12), correct / max(count, 1.0)
+        cm += torch.bincount(y * k + logits.detach().argmax(dim=-1), minlength=k * k).double()
+    loss_sum, weight_sum = _all_reduce_sum([loss_sum, weight_sum], ctx, device)
+    if ctx.active:
+        dist.all_reduce(cm)
+    cm_np = cm.reshape(k, k).cpu().numpy()
+    return {
+        "train_loss": loss_sum / max(weight_sum, 1e-12),
+        "train_accuracy": float(np.trace(cm_np) / max(cm_np.sum(), 1.0)),
+        "train_macro_f1": macro_f1_from_confusion(cm_np),
+    }
 
 
 @torch.no_grad()
@@ -508,8 +519,8 @@ def _save_best(path: Path, model: nn.Module, meta: dict[str, Any], config: Train
     save_model(path, model, out)
 
 
-def _write_history(path: Path, config: TrainConfig, best: Mapping[str, Any], history: list[dict[str, Any]]) -> None:
-    payload = {"monitor": config.monitor, "best_epoch": best["epoch"], "best_metrics": best["metrics"], "history": history}
+def _write_history(path: Path, config: TrainConfig, best: Mapping[str, Any], history: list[dict[str, Any]], world_size: int) -> None:
+    payload = {"monitor": config.monitor, "best_epoch": best["epoch"], "best_metrics": best["metrics"], "world_size": world_size, "history": history}
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(payload, indent=1) + "\n")
     os.replace(tmp, path)

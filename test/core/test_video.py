@@ -1,8 +1,8 @@
 """harnets_core.video: probing, views, frame ranges, sampling, writing, FrameCache, errors.
 
 Every video is a tiny MP4 written by OpenCV into tmp_path (64 x 96 mosaics, a few dozen
-frames); frame ``i`` is painted with grey level ``GREY_STEP * i`` so indices can be checked
-through the codec.
+frames); frame ``i`` shows its index in binary as six black/white bars, so indices can be
+checked exactly through the lossy codec.
 """
 from __future__ import annotations
 
@@ -28,22 +28,27 @@ from harnets_core.video import (
     write_video,
 )
 
-GREY_STEP = 6
 N_FRAMES = 40
 QUADRANT_RGB = {"top": (220, 30, 30), "left": (30, 220, 30), "right": (30, 30, 220),
                 "skeleton": (220, 220, 30)}
 
 
 def grey_frames(n: int = N_FRAMES, hw: tuple[int, int] = (64, 96)) -> np.ndarray:
+    """Frame ``i`` shows ``i`` in binary: bar ``b`` (16 px wide) is white when bit ``b`` is set."""
     frames = np.zeros((n,) + hw + (3,), np.uint8)  # (N, H, W, 3)
+    bar = hw[1] // 6
     for i in range(n):
-        frames[i] = GREY_STEP * i
+        for b in range(6):
+            if i >> b & 1:
+                frames[i, :, b * bar:(b + 1) * bar] = 255
     return frames
 
 
 def frame_ids(frames: np.ndarray) -> list[int]:
-    """Recover each frame's index from its mean grey level (codec error << GREY_STEP / 2)."""
-    return [int(round(float(f.mean()) / GREY_STEP)) for f in frames]
+    """Read back the index painted by :func:`grey_frames` (bar centres, any frame size)."""
+    w = frames.shape[2]
+    centres = [int((b + 0.5) * w / 6) for b in range(6)]
+    return [sum(1 << b for b, x in enumerate(centres) if f[:, x].mean() > 128) for f in frames]
 
 
 def mosaic_frames(n: int = 10) -> np.ndarray:

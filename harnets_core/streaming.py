@@ -1,0 +1,241 @@
+"""Streaming (windowed) inference: push(sample, stamp_ns) returns a Prediction when one is due.
+
+One recognizer per model type, built from a model file alone (`load_recognizer`). Each keeps
+a bounded ring of preprocessed samples and runs the model every `hop_s` of sensor time over
+the model's window, with the SAME preprocessing objects as training (harnets_core.pipeline).
+
+Gaps: a stamp going backwards, or a jump longer than `max_gap_s`, restarts the window (the
+samples before it are dropped, counted in `stats["resets"]`): a window never mixes
+unrelated data. A sample that does not fit the model raises StreamError and changes nothing.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from harnets_core.errors import ModelFileError, StreamError
+from harnets_core.modelfile import LoadedModel, check_skeleton, load_model, model_id
+from harnets_core.pipeline import FrameSampler, pipeline_from_meta
+
+__all__ = [
+    "Prediction",
+    "StreamingRecognizer",
+    "SkeletonRecognizer",
+    "FrameRecognizer",
+    "load_recognizer",
+]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One recognized activity for one window of samples."""
+
+    stamp_ns: int  # time of the NEWEST sample in the window
+    window_start_ns: int  # time of the OLDEST sample in the window
+    source: str  # "skeleton", "rgb", "pose" or "fusion"
+    model_id: str
+    class_names: tuple[str, ...]
+    class_ids: tuple[int, ...]
+    probabilities: np.ndarray  # (K,) float32, sums to 1
+
+    @property
+    def index(self) -> int:
+        return int(np.argmax(self.probabilities))
+
+    @property
+    def label(self) -> str:
+        return self.class_names[self.index]
+
+    @property
+    def class_id(self) -> int:
+        return self.class_ids[self.index]
+
+    @property
+    def confidence(self) -> float:
+        return float(self.probabilities[self.index])
+
+
+class StreamingRecognizer:
+    """Ring buffer of per-sample features + a model head run every hop.
+
+    Subclasses implement `_encode(sample) -> (D,)` (per-sample work, done once, on arrival)
+    and `_infer(window (T, D)) -> probabilities (K,)`.
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        *,
+        source: str,
+        model_id_: str,
+        length: int,
+        hop_s: float,
+        max_gap_s: float,
+        sampler: FrameSampler | None = None,
+    ) -> None:
+        meta = loaded.meta
+        self.model = loaded.model.eval()
+        self.meta = meta
+        self.source = source
+        self.model_id = model_id_
+        self.class_names = tuple(meta.class_names)
+        self.class_ids = tuple(int(i) for i in meta.class_ids)
+        self.length = int(length)
+        self.hop_ns = int(round(hop_s * 1e9))
+        self.max_gap_ns = int(round(max_gap_s * 1e9))
+        self.sampler = sampler
+        self._features: deque = deque(maxlen=self.length)
+        self._stamps: deque = deque(maxlen=self.length)
+        self._last_stamp_ns: int | None = None
+        self._next_due_ns: int | None = None
+        self.stats = {"samples": 0, "skipped_by_rate": 0, "resets": 0, "predictions": 0}
+
+    def reset(self) -> None:
+        """Forget the window (called on gaps; also useful between recordings)."""
+        self._features.clear()
+        self._stamps.clear()
+        self._last_stamp_ns = None
+        self._next_due_ns = None
+        if self.sampler is not None:
+            self.sampler.reset()
+
+    def push(self, sample: Any, stamp_ns: int) -> Prediction | None:
+        stamp_ns = int(stamp_ns)
+        last = self._last_stamp_ns
+        if last is not None and (stamp_ns <= last or stamp_ns - last > self.max_gap_ns):
+            self.stats["resets"] += 1
+            self.reset()
+        if self.sampler is not None and not self.sampler.take(stamp_ns):
+            self._last_stamp_ns = stamp_ns
+            self.stats["skipped_by_rate"] += 1
+            return None
+        feature = self._encode(sample)  # validates: a bad sample raises StreamError here
+        self._last_stamp_ns = stamp_ns
+        self.stats["samples"] += 1
+        self._features.append(feature)
+        self._stamps.append(stamp_ns)
+        if len(self._features) < self.length:
+            return None
+        if self._next_due_ns is not None and stamp_ns < self._next_due_ns:
+            return None
+        self._next_due_ns = stamp_ns + self.hop_ns
+        window = np.stack(self._features)  # (T, D)
+        probs = self._infer(window)
+        self.stats["predictions"] += 1
+        return Prediction(
+            stamp_ns=stamp_ns,
+            window_start_ns=self._stamps[0],
+            source=self.source,
+            model_id=self.model_id,
+            class_names=self.class_names,
+            class_ids=self.class_ids,
+            probabilities=probs,
+        )
+
+    def _encode(self, sample: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def _infer(self, window: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class SkeletonRecognizer(StreamingRecognizer):
+    """SkeletonFrame values (C,) in the BVH channel order of the model's skeleton."""
+
+    def __init__(self, loaded: LoadedModel, *, model_id_: str, hop_s: float, max_gap_s: float) -> None:
+        self.pipeline = pipeline_from_meta(loaded.meta)
+        super().__init__(
+            loaded,
+            source="skeleton",
+            model_id_=model_id_,
+            length=self.pipeline.raw_length,
+            hop_s=hop_s,
+            max_gap_s=max_gap_s,
+        )
+        skel = loaded.meta.skeleton or {}
+        self.joint_names = list(skel.get("joint_names", []))
+        self.channel_names = list(skel.get("channel_names", []))
+        self.n_channels = len(self.channel_names)
+
+    def check_layout(self, joint_names: Sequence[str], channel_types: Sequence[str], where: str = "stream") -> None:
+        """Raise StreamError unless the stream's joints and channels are the model's."""
+        names = list(joint_names)
+        types = list(channel_types)
+        per_joint = len(types) // max(len(names), 1)
+        if per_joint * len(names) != len(types):
+            raise StreamError(f"{where}: {len(names)} joints but {len(types)} channel types (not a whole number per joint)")
+        channel_names = [f"{j}.{c}" for j, c in zip(np.repeat(names, per_joint), types)]
+        try:
+            check_skeleton(self.meta, names, channel_names)
+        except ModelFileError as err:
+            raise StreamError(f"{where}: {err}") from err
+
+    def _encode(self, sample: Any) -> np.ndarray:
+        values = np.asarray(sample, dtype=np.float32).reshape(-1)
+        if values.size != self.n_channels:
+            raise StreamError(f"skeleton frame has {values.size} values; the model's skeleton has {self.n_channels} channels")
+        if not np.isfinite(values).all():
+            bad = int(np.flatnonzero(~np.isfinite(values))[0])
+            raise StreamError(f"skeleton frame has a non-finite value at channel {bad} ({self.channel_names[bad]})")
+        return values
+
+    @torch.no_grad()
+    def _infer(self, window: np.ndarray) -> np.ndarray:
+        x = self.pipeline.window_features(window[None])  # (1, T, D)
+        logits = self.model(torch.from_numpy(x))  # (1, K)
+        return torch.softmax(logits, dim=-1)[0].numpy().astype(np.float32)
+
+
+class FrameRecognizer(StreamingRecognizer):
+    """RGB frames (H, W, 3) uint8: the CNN runs once per sampled frame, on arrival; the
+    features are kept in the ring and the LSTM head runs every hop (rgb and pose models)."""
+
+    def __init__(self, loaded: LoadedModel, *, model_id_: str, hop_s: float, max_gap_s: float) -> None:
+        self.pipeline = pipeline_from_meta(loaded.meta)
+        super().__init__(
+            loaded,
+            source=loaded.meta.modality or "rgb",
+            model_id_=model_id_,
+            length=self.pipeline.length,
+            hop_s=hop_s,
+            max_gap_s=max_gap_s,
+            sampler=FrameSampler(self.pipeline.rate_hz),
+        )
+
+    @torch.no_grad()
+    def _encode(self, sample: Any) -> np.ndarray:
+        return self.pipeline.encode_frame(self.model, sample)  # (D,)
+
+    @torch.no_grad()
+    def _infer(self, window: np.ndarray) -> np.ndarray:
+        logits = self.pipeline.classify(self.model, window[None])  # (1, K)
+        return torch.softmax(logits, dim=-1)[0].numpy().astype(np.float32)
+
+
+def load_recognizer(
+    path: str | Path,
+    *,
+    modality: str | None = None,
+    hop_s: float | None = None,
+    max_gap_s: float = 0.5,
+) -> StreamingRecognizer:
+    """A streaming recognizer from a model file alone. `modality` (if given) must match the
+    file's; `hop_s` defaults to the model's training hop."""
+    if not str(path):
+        raise ModelFileError("no model file given (parameter model_path is empty)")
+    loaded = load_model(path)
+    meta = loaded.meta
+    if modality is not None and meta.modality != modality:
+        raise ModelFileError(f"{path}: a {meta.modality!r} model; this needs a {modality!r} model")
+    hop = float(hop_s if hop_s is not None else meta.window.get("hop_s", 0.25))
+    mid = model_id(path)
+    if meta.modality == "skeleton":
+        return SkeletonRecognizer(loaded, model_id_=mid, hop_s=hop, max_gap_s=max_gap_s)
+    if meta.modality in ("rgb", "pose"):
+        return FrameRecognizer(loaded, model_id_=mid, hop_s=hop, max_gap_s=max_gap_s)
+    raise ModelFileError(f"{path}: unknown modality {meta.modality!r}")

@@ -1,0 +1,61 @@
+"""Drive lifecycle nodes through configure and activate (what `ros2 launch` events or
+`ros2 lifecycle set` do), for the project's own no-launch graph runner and the tests."""
+from __future__ import annotations
+
+import time
+
+import rclpy
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+from rclpy.node import Node
+
+from harnets_core.errors import HarnetsError
+
+__all__ = ["get_state", "change_state", "bring_up"]
+
+_IDS = {"configure": Transition.TRANSITION_CONFIGURE, "activate": Transition.TRANSITION_ACTIVATE,
+        "deactivate": Transition.TRANSITION_DEACTIVATE, "cleanup": Transition.TRANSITION_CLEANUP}
+
+
+def _call(node: Node, client, request, timeout_s: float):
+    if not client.wait_for_service(timeout_sec=timeout_s):
+        raise HarnetsError(f"lifecycle service {client.srv_name} not available after {timeout_s:.0f} s")
+    future = client.call_async(request)
+    executor = node.executor
+    if executor is None:  # a node not spun yet: a private executor for this call
+        executor = rclpy.executors.SingleThreadedExecutor(context=node.context)
+        executor.add_node(node)
+    executor.spin_until_future_complete(future, timeout_sec=timeout_s)
+    if not future.done():
+        raise HarnetsError(f"lifecycle service {client.srv_name} did not answer in {timeout_s:.0f} s")
+    return future.result()
+
+
+def get_state(node: Node, target: str, timeout_s: float = 10.0) -> str:
+    """Label of the lifecycle state of node `target` (fully qualified name), e.g. 'active'."""
+    client = node.create_client(GetState, f"{target}/get_state")
+    try:
+        return _call(node, client, GetState.Request(), timeout_s).current_state.label
+    finally:
+        node.destroy_client(client)
+
+
+def change_state(node: Node, target: str, transition: str, timeout_s: float = 30.0) -> bool:
+    """Trigger one transition ('configure', 'activate', ...); True when it succeeded."""
+    client = node.create_client(ChangeState, f"{target}/change_state")
+    try:
+        request = ChangeState.Request()
+        request.transition.id = _IDS[transition]
+        return bool(_call(node, client, request, timeout_s).success)
+    finally:
+        node.destroy_client(client)
+
+
+def bring_up(node: Node, target: str, timeout_s: float = 30.0) -> None:
+    """configure then activate `target`; raise HarnetsError naming the node if either fails."""
+    deadline = time.monotonic() + timeout_s
+    state = get_state(node, target, timeout_s)
+    if state == "unconfigured" and not change_state(node, target, "configure", max(1.0, deadline - time.monotonic())):
+        raise HarnetsError(f"{target}: configure failed (see its log and /diagnostics)")
+    if get_state(node, target, timeout_s) == "inactive" and not change_state(node, target, "activate", max(1.0, deadline - time.monotonic())):
+        raise HarnetsError(f"{target}: activate failed")

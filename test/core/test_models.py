@@ -1,0 +1,141 @@
+"""Models: shapes, config round trips, pluggable encoders, CNN/LSTM halves, learning a toy problem."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from harnets_core.errors import ConfigError
+from harnets_core.models import (
+    ENCODERS,
+    CNNLSTM,
+    CNNLSTMConfig,
+    LSTMClassifier,
+    LSTMConfig,
+    build_model,
+    model_config_dict,
+    register_encoder,
+)
+
+torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("num_layers", [1, 3])
+def test_lstm_shapes(bidirectional, num_layers):
+    model = LSTMClassifier(LSTMConfig(input_dim=7, num_classes=5, hidden_size=8, num_layers=num_layers, bidirectional=bidirectional))
+    assert model(torch.randn(4, 11, 7)).shape == (4, 5)
+    with pytest.raises(ValueError, match=r"\(B, T, 7\)"):
+        model(torch.randn(4, 11, 6))
+
+
+def test_lstm_config_validation_and_round_trip():
+    cfg = LSTMConfig(input_dim=3, num_classes=2, dropout=0.1)
+    assert LSTMConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match="num_layers"):
+        LSTMConfig(input_dim=3, num_classes=2, num_layers=4)
+    with pytest.raises(ConfigError, match="unknown key"):
+        LSTMConfig.from_dict({"input_dim": 3, "num_classes": 2, "hiden_size": 8})
+    with pytest.raises(ConfigError, match="input_dim"):
+        LSTMConfig.from_dict({"num_classes": 2})
+
+
+def test_build_model_round_trip_and_errors():
+    for model_type in ("skeleton_lstm", "pose_lstm"):
+        model = build_model(model_type, {"input_dim": 4, "num_classes": 3})
+        assert isinstance(model, LSTMClassifier)
+        assert build_model(model_type, model_config_dict(model)).config == model.config
+    cnn = build_model("cnn_lstm", {"num_classes": 3, "height": 32, "width": 48})
+    assert CNNLSTMConfig.from_dict(model_config_dict(cnn)) == cnn.config
+    with pytest.raises(ConfigError, match="unknown model_type"):
+        build_model("transformer", {})
+    with pytest.raises(ConfigError, match="unknown key"):
+        build_model("cnn_lstm", {"num_classes": 3, "colour": True})
+    with pytest.raises(ConfigError, match="unknown encoder"):
+        build_model("cnn_lstm", {"num_classes": 3, "encoder": "resnet50"})
+    with pytest.raises(ConfigError, match="encoder_config"):
+        build_model("cnn_lstm", {"num_classes": 3, "encoder_config": {"depth": 3}})
+
+
+def small_cnn(**kw) -> CNNLSTM:
+    torch.manual_seed(0)
+    cfg = dict(num_classes=3, height=24, width=32, encoder_config={"channels": [8, 16]}, feature_dim=12, hidden_size=8)
+    cfg.update(kw)
+    return CNNLSTM(CNNLSTMConfig(**cfg)).eval()
+
+
+def test_cnn_lstm_uint8_equals_float_and_halves_equal_forward():
+    model = small_cnn()
+    frames = torch.randint(0, 256, (2, 5, 3, 24, 32), dtype=torch.uint8)  # (B, T, C, H, W)
+    with torch.no_grad():
+        logits = model(frames)
+        assert logits.shape == (2, 3)
+        assert torch.allclose(model(frames.float() / 255.0), logits, atol=1e-6)
+        feats = torch.stack([model.encode_frames(frames[:, t]) for t in range(5)], dim=1)  # per frame, as streaming does
+        assert feats.shape == (2, 5, 12)
+        assert torch.allclose(model.classify_features(feats), logits, atol=1e-6)
+    with pytest.raises(ValueError, match="3, 24, 32"):
+        model(torch.zeros(2, 5, 3, 24, 30))
+
+
+def test_default_small_encoder_at_96x160_and_wide_encoder():
+    model = CNNLSTM(CNNLSTMConfig(num_classes=14)).eval()
+    with torch.no_grad():
+        assert model(torch.zeros(1, 2, 3, 96, 160, dtype=torch.uint8)).shape == (1, 14)
+    wide = small_cnn(encoder="wide", encoder_config={"channels": [8, 16], "convs_per_block": 1})
+    with torch.no_grad():
+        assert wide.encode_frames(torch.rand(3, 3, 24, 32)).shape == (3, 12)
+    assert set(ENCODERS) >= {"small", "wide"}
+
+
+class TinyEncoder(nn.Module):
+    def __init__(self, in_channels: int = 3, width: int = 4) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, width, 3, padding=1)
+        self.out_dim = width
+
+    def forward(self, x):
+        return self.conv(x).mean(dim=(2, 3))  # (N, width)
+
+
+def test_custom_encoder_instance_and_registered_class():
+    model = CNNLSTM(CNNLSTMConfig(num_classes=2, height=8, width=8, feature_dim=6, hidden_size=4), encoder=TinyEncoder(width=5))
+    assert model(torch.rand(2, 3, 3, 8, 8)).shape == (2, 2)
+    with pytest.raises(ConfigError, match="out_dim"):
+        CNNLSTM(CNNLSTMConfig(num_classes=2), encoder=nn.Identity())
+    register_encoder("tiny_test", TinyEncoder)
+    try:
+        rebuilt = build_model("cnn_lstm", {"num_classes": 2, "height": 8, "width": 8, "encoder": "tiny_test", "encoder_config": {"width": 5}})
+        assert isinstance(rebuilt.encoder, TinyEncoder) and rebuilt.encoder.out_dim == 5
+    finally:
+        ENCODERS.pop("tiny_test")
+
+
+def _train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, steps: int, lr: float) -> float:
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(steps):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(X), y).backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        return float((model(X).argmax(-1) == y).float().mean())
+
+
+def test_lstm_learns_separable_sequences():
+    torch.manual_seed(0)
+    y = torch.randint(0, 3, (48,))
+    X = 0.3 * torch.randn(48, 6, 4)
+    X[torch.arange(48), :, y] += 2.0  # class c lifts feature c
+    model = LSTMClassifier(LSTMConfig(input_dim=4, num_classes=3, hidden_size=16, num_layers=1))
+    assert _train(model, X, y, steps=60, lr=1e-2) >= 0.95
+
+
+def test_cnn_lstm_learns_brightness_classes():
+    torch.manual_seed(0)
+    y = torch.randint(0, 2, (16,))
+    frames = torch.randint(0, 100, (16, 3, 3, 16, 16), dtype=torch.uint8)
+    frames[y == 1] += 120  # class 1 clips are bright
+    model = CNNLSTM(CNNLSTMConfig(num_classes=2, height=16, width=16, encoder_config={"channels": [4, 8]}, feature_dim=8, hidden_size=8))
+    assert _train(model, frames, y, steps=40, lr=1e-2) == 1.0
