@@ -3,14 +3,18 @@
 The hierarchy (a few hundred lines) is parsed token by token in Python; the motion block
 (tens of MB on a full InHARD session) is parsed VECTORIZED with numpy, chunk by chunk:
 
-* line ends and token boundaries are found with byte-level boolean masks;
-* every line's token count is checked at once (``searchsorted`` of token ends on newlines);
-* plain decimals (``-22.167509``, ``0.0``, at most 14 digits, no exponent) are converted
-  exactly: the digits of each token are gathered into a right-aligned (N, W) byte matrix,
-  the integer mantissa ``m`` (< 2**53) is one BLAS mat-vec and the value is ``+-m / 10**k``,
-  one correctly rounded IEEE division, hence bit-identical to Python's ``float(token)``;
+* line ends and token boundaries are found with byte-level boolean masks, and every line's
+  token count is checked at once against the channel count;
+* plain decimals (``-22.167509``, ``0.0``: 1-8 integer digits, 1-7 fraction digits, no
+  exponent) are converted with SWAR arithmetic on uint64 words (8 ASCII digits a word, the
+  classic ``(w * 10 + (w >> 8))`` multiply-and-mask reduction): the integer mantissa ``m``
+  (< 10**15, exact) then ``+-m / 10**k``, one correctly rounded IEEE division, hence values
+  bit-identical to Python's ``float(token)`` (and to the ``bvh`` package);
 * the rare other tokens (exponents such as ``-3.9e-05``, which InHARD does contain, long
   tokens, or garbage) go through ``float()`` one by one, guarded by a strict regex.
+
+Chunks are 64 KiB so that temporaries stay small (large numpy temporaries cost page faults).
+Speed: see docs/BENCHMARKS.md ("BVH loading").
 
 Every malformed file raises :class:`~harnets_core.errors.BvhParseError` naming the file and
 the 1-based line: truncated file (fewer motion lines than ``Frames:``, a cut last line),
@@ -49,9 +53,9 @@ CHANNEL_NAMES: tuple[str, ...] = (
     "Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation",
 )
 
-# Motion-block chunk size in bytes: keeps the (N, W) matrices of one chunk in cache.
-_CHUNK_BYTES = 1 << 20
-# Longest token handled by the vectorized path (longer ones go through float()).
+# Motion-block chunk size in bytes: keeps every temporary of one chunk small (no page faults).
+_CHUNK_BYTES = 1 << 16
+# Spaces padded before each chunk, so that every 8-byte word read before a token stays inside.
 _MAX_FAST_WIDTH = 16
 _POW10 = 10.0 ** np.arange(0, 23)
 _NUMBER_RE = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -251,7 +255,13 @@ def _parse_hierarchy(text: str, path: str | Path | None) -> Skeleton:
         joints.append(Joint(name, parent, np.array(offset), channels, n_channels, end_site))
         n_channels += len(channels)
         while True:
-            tok, ln = toks.next(f"'}}' closing joint {name!r} opened on line {open_line}")
+            if toks.peek() is None:
+                raise BvhParseError(
+                    path, toks.last_line,
+                    f"unexpected end of hierarchy: missing '}}' closing joint {name!r} opened on line "
+                    f"{open_line} (unbalanced braces or truncated file)",
+                )
+            tok, ln = toks.next("'}'")
             if tok == "}":
                 return
             if end_site:
@@ -308,7 +318,6 @@ def _line_count_error(path, line: int, found: int, n_channels: int, last: bool) 
 
 # SWAR ("SIMD within a register") constants: 8 ASCII digits in one little-endian uint64.
 _U = np.uint64
-_ONES = _U(0xFFFFFFFFFFFFFFFF)
 _ZEROS_ASCII = _U(0x3030303030303030)
 _HI_NIBBLES = _U(0xF0F0F0F0F0F0F0F0)
 _PLUS6 = _U(0x0606060606060606)
@@ -318,20 +327,25 @@ _DOTS = _U(0x2E2E2E2E2E2E2E2E)
 _SWAR_MASK = _U(0x000000FF000000FF)
 _SWAR_MUL1 = _U(0x000F424000000064)   # 100 + (1000000 << 32)
 _SWAR_MUL2 = _U(0x0000271000000001)   # 1 + (10000 << 32)
-_POW10_U64 = np.array([10**k for k in range(9)], dtype=np.uint64)
-_EXACT_LIMIT = _U(2**53)
+# Indexed by a digit count n (9 = invalid): keep the n most significant bytes, fill the others with '0'.
+_KEEP = np.array([0] + [(2**64 - 1) << (8 * (8 - n)) & (2**64 - 1) for n in range(1, 9)] + [2**64 - 1], dtype=np.uint64)
+_FILL = _ZEROS_ASCII & ~_KEEP
+_VALID = np.array([False] + [True] * 8 + [False])
+_POW10_U64 = np.array([10**k for k in range(10)], dtype=np.uint64)
+_SIGNS = np.array([1.0, -1.0])
 
 
 def _swar_digits(words: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Value of the ``n`` (1..8) most significant bytes of each uint64 ``words`` read as
-    decimal digits (little-endian: the last byte in memory is the last digit).
+    """Value of the ``n`` most significant bytes of each uint64 of ``words`` read as decimal
+    digits (little-endian: the last byte in memory is the last digit).
 
-    Returns ``(value (K,) uint64, ok (K,) bool)``; ``ok`` is False where a byte is not a digit.
+    ``n`` (K,) uint64 in 0..9 (0 and 9 mean invalid). Returns ``(value (K,) uint64, ok (K,) bool)``,
+    ``ok`` False where ``n`` is invalid or one of the bytes is not a digit.
     """
-    keep = _ONES << (_U(8) * (_U(8) - n.astype(np.uint64)))
-    w = (words & keep) | (_ZEROS_ASCII & ~keep)      # bytes before the digits -> '0'
+    w = (words & _KEEP.take(n)) | _FILL.take(n)
     ok = ((w & _HI_NIBBLES) | (((w + _PLUS6) & _HI_NIBBLES) >> _U(4))) == _THREES
-    w = w - _ZEROS_ASCII
+    ok &= _VALID.take(n)
+    w -= _ZEROS_ASCII
     w = w * _U(10) + (w >> _U(8))
     w = (((w & _SWAR_MASK) * _SWAR_MUL1) + (((w >> _U(16)) & _SWAR_MASK) * _SWAR_MUL2)) >> _U(32)
     return w, ok
@@ -343,53 +357,56 @@ def _parse_chunk(buf: np.ndarray, newlines: np.ndarray, n_channels: int, first_l
 
     ``buf`` (uint8) starts with ``_MAX_FAST_WIDTH`` spaces; ``newlines`` (n_lines,) are the
     positions in ``buf`` of the ``\\n`` ending each line (the last one is a padding ``\\n``).
-    A plain token ``[+-]ddd.fff`` (1-8 integer digits, 1-7 fraction digits) is read with
-    two SWAR words: the 8 bytes ending at its last byte and the 8 bytes ending before its dot.
+    A plain token ``[+-]ddd.fff`` (1-8 integer digits, 1-7 fraction digits, so the integer
+    mantissa is < 10**15 < 2**53) is read with two SWAR words: the 8 bytes ending at its last
+    byte and the 8 bytes ending before its dot; its value ``+-mantissa / 10**n_frac`` is one
+    correctly rounded division, identical to ``float(token)``.
     """
     n_lines = newlines.size
-    ws = buf <= 32                                   # (B,)
-    edges = np.flatnonzero(ws[:-1] != ws[1:])        # alternating: before a token, last byte
-    starts = edges[0::2] + 1                         # (N,) first byte of each token
-    ends = edges[1::2]                               # (N,) last byte of each token
     c = n_channels
-    if ends.size != n_lines * c or not (
-        (ends[c - 1::c] < newlines).all() and (starts[c::c] > newlines[:-1]).all()
-    ):
-        per_line = np.diff(np.searchsorted(ends, newlines), prepend=0)
-        i = int(np.flatnonzero(per_line != c)[0])
-        raise _line_count_error(path, first_line + i, int(per_line[i]), c,
-                                is_last_chunk and i == n_lines - 1)
+    # Positions are shifted by 7 bytes: edge i of ws7 is about byte i + 7, so that
+    # words[i] (the 8 bytes i..i+7) is the word ENDING at that byte.
+    ws7 = buf[7:] <= 32                              # (B-7,) whitespace
+    edges = np.flatnonzero(ws7[:-1] != ws7[1:])      # alternating: before a token, last byte
+    before = edges[0::2]                             # (N,) token starts at byte before + 8
+    ends = edges[1::2]                               # (N,) token ends at byte ends + 7
     n_ctrl = np.count_nonzero(buf < 32)
     if n_ctrl != n_lines and n_ctrl != n_lines + np.count_nonzero(buf == 9) + np.count_nonzero(buf == 13):
         bad = int(np.flatnonzero((buf < 32) & (buf != 9) & (buf != 10) & (buf != 13))[0])
         raise BvhParseError(path, first_line + int(np.searchsorted(newlines, bad)),
                             f"control byte 0x{int(buf[bad]):02x} in motion data")
-    words = np.ndarray((buf.size - 7,), dtype="<u8", buffer=buf, strides=(1,))  # unaligned u64 at every byte
-    frac_words = words[ends - 7]                     # (N,) last 8 bytes of each token
+    if ends.size != n_lines * c or not (
+        (ends[c - 1::c] + 7 < newlines).all() and (before[c::c] + 8 > newlines[:-1]).all()
+    ):
+        per_line = np.diff(np.searchsorted(ends + 7, newlines), prepend=0)
+        i = int(np.flatnonzero(per_line != c)[0])
+        raise _line_count_error(path, first_line + i, int(per_line[i]), c,
+                                is_last_chunk and i == n_lines - 1)
+    words = np.ndarray((buf.size - 7,), dtype="<u8", buffer=buf, strides=(1,))  # unaligned
+    frac_words = words.take(ends, mode="wrap")      # (N,) last 8 bytes of each token
     x = frac_words ^ _DOTS                           # '.' -> 0x00
     dot_flag = ~(((x & _LOW7) + _LOW7) | x | _LOW7)  # 0x80 in each byte that was '.'
-    dot_byte = (np.frexp(dot_flag.astype(np.float64))[1] >> 3) - 1   # highest '.' byte, -1 if none
-    n_frac = 7 - dot_byte                            # digits after the dot (8 if no dot)
-    dots = ends - n_frac
-    first = buf[starts]
+    # biased float exponent of the flag = 1030 + 8 * (byte of the highest '.'), 0 if none
+    exponent = (dot_flag.astype(np.float64).view(np.int64) >> 52)
+    n_frac1 = 8 - ((exponent - 1030) >> 3)           # 1 + digits after the dot (huge if none)
+    int_end = ends - n_frac1                         # word ending just before the dot
+    first = buf[8:].take(before)
     neg = first == 45
-    n_int = dots - starts - (neg | (first == 43))
-    n = np.concatenate((n_int, n_frac))              # (2N,)
-    plain2 = (n - 1).view(np.uint64) < 7             # 1..7 digits (a dot must exist: n_frac <= 7)
-    plain2[: n_int.size] |= n_int == 8
-    value2, ok2 = _swar_digits(np.concatenate((words[dots - 8], frac_words)), np.clip(n, 1, 8))
-    plain2 &= ok2
-    n_tok = ends.size
-    n_frac = np.clip(n_frac, 1, 8)
-    mantissa = value2[:n_tok] * _POW10_U64[n_frac] + value2[n_tok:]
-    plain = plain2[:n_tok] & plain2[n_tok:] & (mantissa < _EXACT_LIMIT)
-    values = mantissa.astype(np.float64) / _POW10[n_frac]   # one correctly rounded division
-    np.negative(values, out=values, where=neg)
-    special = np.flatnonzero(~plain)
+    n_int = int_end - before - (neg | (first == 43))
+    n_int = np.minimum(n_int.view(np.uint64), _U(9))
+    n_frac = np.minimum((n_frac1 - 1).view(np.uint64), _U(9))
+    int_part, ok = _swar_digits(words.take(int_end, mode="wrap"), n_int)
+    frac_part, ok_frac = _swar_digits(frac_words, n_frac)
+    ok &= ok_frac
+    ok &= n_frac <= 7
+    mantissa = int_part * _POW10_U64.take(n_frac) + frac_part          # < 10**15, exact
+    values = mantissa.astype(np.float64) / _POW10.take(n_frac)         # correctly rounded
+    values *= _SIGNS.take(neg.view(np.uint8))                          # -0.0 kept
+    special = np.flatnonzero(~ok)
     if special.size:
-        line_of = np.searchsorted(newlines, ends[special])
+        line_of = np.searchsorted(newlines, ends[special] + 7)
         for k, i in zip(special.tolist(), line_of.tolist()):
-            tok = buf[starts[k]:ends[k] + 1].tobytes()
+            tok = buf[before[k] + 8:ends[k] + 8].tobytes()
             values[k] = _slow_token(tok, path, first_line + i, k - i * c)
     return values.reshape(n_lines, c)
 
@@ -416,6 +433,15 @@ def _parse_motion(data: bytes, line_starts: np.ndarray, line_stops: np.ndarray,
         out[c0:c1] = _parse_chunk(buf, newlines, n_channels, first_line + c0, path,
                                   last_chunk_ends_file and c1 == n_lines)
     return out
+
+
+def _newlines(data: bytes, start: int, stop: int, block: int = 1 << 20) -> np.ndarray:
+    """Absolute offsets of every ``\\n`` in ``data[start:stop]`` (blockwise: small temporaries)."""
+    parts = []
+    for b0 in range(start, stop, block):
+        b1 = min(stop, b0 + block)
+        parts.append(np.flatnonzero(np.frombuffer(data, np.uint8, b1 - b0, b0) == 10) + b0)
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
 def parse_bvh(text: str | bytes, path: str | Path | None = None, *,
@@ -481,12 +507,8 @@ def parse_bvh(text: str | bytes, path: str | Path | None = None, *,
     first_line = time_line + 1
     if stop <= pos:
         raise BvhParseError(path, first_line, f"empty motion: 'Frames: {n_frames}' but no motion lines (file truncated?)")
-    body = np.frombuffer(data, dtype=np.uint8, count=stop - pos, offset=pos)
-    newline_at = np.flatnonzero(body == 10) + pos            # (L-1,) absolute offsets
+    newline_at = _newlines(data, pos, stop)                  # (L-1,) absolute offsets
     n_lines = newline_at.size + 1
-    if n_lines > n_frames:
-        raise BvhParseError(path, first_line + n_frames,
-                            f"more motion lines than 'Frames: {n_frames}' (line {frames_line}): found {n_lines}")
     if end_frame is None:
         end_frame = n_frames
     if not (0 <= start_frame < end_frame <= n_frames):
@@ -496,6 +518,9 @@ def parse_bvh(text: str | bytes, path: str | Path | None = None, *,
     i1 = min(end_frame, n_lines)
     motion = _parse_motion(data, line_starts[start_frame:i1], line_stops[start_frame:i1],
                            n_channels, first_line + start_frame, path, i1 == n_lines)
+    if n_lines > n_frames:
+        raise BvhParseError(path, first_line + n_frames,
+                            f"more motion lines than 'Frames: {n_frames}' (line {frames_line}): found {n_lines}")
     if n_lines < n_frames:
         raise BvhParseError(path, first_line + n_lines,
                             f"file truncated: 'Frames: {n_frames}' (line {frames_line}) but only {n_lines} motion lines")

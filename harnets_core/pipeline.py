@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from harnets_core.bvh import Skeleton, format_bvh, parse_bvh
-from harnets_core.errors import ModelFileError, StreamError
+from harnets_core.errors import ConfigError, ModelFileError, StreamError
 from harnets_core.features import FeatureConfig, Normalizer, skeleton_features
 
 __all__ = [
@@ -84,6 +84,11 @@ class SkeletonPipeline:
     window_s: float
     rate_hz: float
     normalizer: Normalizer | None = None
+
+    def __post_init__(self) -> None:
+        if self.features.resample_hz is not None:
+            raise ConfigError("SkeletonPipeline resamples each window to rate_hz itself; "
+                              "leave FeatureConfig.resample_hz unset")
 
     @property
     def raw_length(self) -> int:

@@ -17,9 +17,9 @@ the LSTM's ``(T, K * 3)`` features and is the ONE function training and streamin
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -35,6 +35,9 @@ __all__ = [
     "OpenPoseExtractor",
     "heatmaps_to_keypoints",
     "extractor_cache_key",
+    "EXTRACTORS",
+    "register_extractor",
+    "extractor_from_settings",
     "keypoints_from_video",
     "normalize_keypoints",
 ]
@@ -189,6 +192,40 @@ def heatmaps_to_keypoints(heatmaps: np.ndarray, threshold: float = 0.1) -> np.nd
     out = np.stack([(xs + 0.5) / ww, (ys + 0.5) / hh, np.clip(conf, 0.0, 1.0)], axis=1).astype(np.float32)
     out[conf < threshold] = 0.0
     return out
+
+
+# ----------------------------------------------------------------------------- settings
+EXTRACTORS: dict[str, Callable[..., KeypointExtractor]] = {
+    "blazepose": BlazePoseExtractor,
+    "openpose": OpenPoseExtractor,
+}
+"""Extractor name -> factory called as ``factory(**kwargs)`` by :func:`extractor_from_settings`."""
+
+
+def register_extractor(name: str, factory: Callable[..., KeypointExtractor]) -> None:
+    """Make ``factory(**kwargs)`` available as ``{"name": name, **kwargs}`` in model files."""
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"extractor name must be a non-empty string, got {name!r}")
+    EXTRACTORS[name] = factory
+
+
+def extractor_from_settings(settings: Mapping[str, Any]) -> KeypointExtractor:
+    """The extractor a model file's ``preprocessing.settings`` describes: ``{"name": ...,
+    **kwargs}``, e.g. ``{"name": "blazepose", "model_complexity": 1}`` or ``{"name":
+    "openpose", "prototxt": ..., "caffemodel": ..., "variant": "MPI"}`` (``input_hw`` as a
+    list is accepted). Unknown names or arguments raise ConfigError."""
+    if not isinstance(settings, Mapping) or not settings.get("name"):
+        raise ConfigError(f"pose extractor settings {settings!r}: need a 'name' (one of {sorted(EXTRACTORS)})")
+    kwargs = {k: v for k, v in settings.items() if k != "name"}
+    name = str(settings["name"])
+    if name not in EXTRACTORS:
+        raise ConfigError(f"unknown pose extractor {name!r}; known extractors are {sorted(EXTRACTORS)} (see register_extractor)")
+    if "input_hw" in kwargs:
+        kwargs["input_hw"] = tuple(int(v) for v in kwargs["input_hw"])
+    try:
+        return EXTRACTORS[name](**kwargs)
+    except TypeError as err:
+        raise ConfigError(f"pose extractor {name!r}: bad settings {kwargs}: {err}") from err
 
 
 # ----------------------------------------------------------------------------- videos

@@ -15,7 +15,8 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
 from harnets.msg import Activity
 
@@ -28,10 +29,18 @@ __all__ = [
     "time_to_ns",
     "prediction_to_msg",
     "run_node",
+    "sensor_qos",
 ]
 
 SENSOR_QOS = qos_profile_sensor_data
 RESULT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def sensor_qos(depth: int) -> QoSProfile:
+    """Sensor-data QoS (best effort, volatile) with a deeper history: a 120 Hz stream must
+    not lose frames while the node's inference thread holds the CPU for a few ms."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=max(1, int(depth)),
+                      reliability=qos_profile_sensor_data.reliability, durability=qos_profile_sensor_data.durability)
 
 
 def ns_to_time(stamp_ns: int) -> Time:
@@ -129,12 +138,15 @@ class Diagnostics:
 
 
 def run_node(factory: Callable[..., Node], args: list[str] | None = None) -> None:
-    """`main()` body of every node: init, spin, and a quiet end on Ctrl-C or shutdown."""
+    """`main()` body of every node: init, spin (two threads: ingest callbacks keep running
+    while inference runs), and a quiet end on Ctrl-C or shutdown."""
     rclpy.init(args=args)
     node = None
     try:
         node = factory()
-        rclpy.spin(node)
+        executor = MultiThreadedExecutor(num_threads=2)
+        executor.add_node(node)
+        executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

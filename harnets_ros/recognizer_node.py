@@ -13,11 +13,12 @@ from collections import deque
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
 from harnets.msg import Activity
 from harnets_core.errors import HarnetsError, StreamError
-from harnets_ros.common import RESULT_QOS, SENSOR_QOS, Diagnostics, declare, prediction_to_msg
+from harnets_ros.common import RESULT_QOS, Diagnostics, declare, prediction_to_msg, sensor_qos
 
 __all__ = ["RecognizerNode"]
 
@@ -38,6 +39,11 @@ class RecognizerNode(LifecycleNode):
         self.queue_size = declare(self, "queue_size", 256, "Messages held between ingest and inference; older ones are dropped (counted).")
         self.process_rate_hz = declare(self, "process_rate_hz", 100.0, "Rate of the inference loop that drains the queue, in Hz.")
         self.frame_id = declare(self, "frame_id", "", "frame_id of the output; empty: the input's frame_id.")
+        self.input_depth = declare(self, "input_depth", 50, "History depth of the (best-effort) input subscription.")
+        # Ingest and inference in separate callback groups: with the two-thread executor of
+        # run_node, messages keep arriving while a window is being classified.
+        self._ingest_group = MutuallyExclusiveCallbackGroup()
+        self._process_group = MutuallyExclusiveCallbackGroup()
         self.diag = Diagnostics(self.get_fully_qualified_name())
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
@@ -72,8 +78,10 @@ class RecognizerNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._sub = self.create_subscription(self.msg_type, self.input_topic, self._ingest, SENSOR_QOS)
-        self._timer = self.create_timer(1.0 / float(self.process_rate_hz), self._process)
+        self._sub = self.create_subscription(self.msg_type, self.input_topic, self._ingest,
+                                             sensor_qos(self.input_depth), callback_group=self._ingest_group)
+        self._timer = self.create_timer(1.0 / float(self.process_rate_hz), self._process,
+                                        callback_group=self._process_group)
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:

@@ -13,7 +13,9 @@ from harnets_core.pose import (
     OPENPOSE_NAMES,
     BlazePoseExtractor,
     KeypointExtractor,
+    EXTRACTORS,
     OpenPoseExtractor,
+    extractor_from_settings,
     heatmaps_to_keypoints,
     keypoints_from_video,
     normalize_keypoints,
@@ -127,3 +129,20 @@ def test_normalize_keypoints_drops_unconfident_points() -> None:
     assert not out[1].any() and not out[2].any()
     with pytest.raises(ConfigError, match="want"):
         normalize_keypoints(np.zeros((3, 4)))
+
+
+def test_extractor_from_settings(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(EXTRACTORS, "bright-spot", BrightSpot)
+    assert isinstance(extractor_from_settings({"name": "bright-spot"}), BrightSpot)
+    with pytest.raises(ConfigError, match="unknown pose extractor 'nope'"):
+        extractor_from_settings({"name": "nope"})
+    with pytest.raises(ConfigError, match="need a 'name'"):
+        extractor_from_settings({})
+    with pytest.raises(ConfigError, match="bad settings"):
+        extractor_from_settings({"name": "bright-spot", "colour": 3})
+    with pytest.raises(ConfigError, match=r"missing\.prototxt: OpenPose MPI prototxt file not found"):
+        extractor_from_settings({"name": "openpose", "prototxt": str(tmp_path / "missing.prototxt"),
+                                 "caffemodel": str(tmp_path / "m.caffemodel"), "input_hw": [184, 184]})
+    if importlib.util.find_spec("mediapipe") is None:
+        with pytest.raises(ConfigError, match=r"install harnets\[pose\]"):
+            extractor_from_settings({"name": "blazepose", "model_complexity": 0})

@@ -186,8 +186,13 @@ def test_ddp_two_cpu_processes_match_single_process(tmp_path):
     t0 = time.perf_counter()
     for p in procs:
         p.start()
-    for p in procs:
-        p.join(timeout=120)
+    try:
+        for p in procs:
+            p.join(timeout=120)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
     print(f"ddp run took {time.perf_counter() - t0:.1f} s")
     assert [p.exitcode for p in procs] == [0, 0]
     _check_ddp_matches_single(tmp_path, tmp_path / "ddp")

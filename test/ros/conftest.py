@@ -32,12 +32,15 @@ pytestmark = pytest.mark.ros
 class NodeProcess:
     """One node executable running as its own process, with a params file."""
 
-    def __init__(self, executable: str, params: dict[str, Any], tmp_path: Path, name: str, extra_args: list[str] | None = None) -> None:
+    def __init__(self, executable: str, params: dict[str, Any] | Path, tmp_path: Path, name: str, extra_args: list[str] | None = None) -> None:
         self.executable = EXE_DIR / executable
         if not self.executable.exists():
             raise FileNotFoundError(f"{self.executable}: no such node executable in install/")
-        self.params_file = tmp_path / f"{name}.params.yaml"
-        self.params_file.write_text(yaml.safe_dump({name: {"ros__parameters": params}}))
+        if isinstance(params, Path):  # an existing parameter file (e.g. config/harnets.yaml)
+            self.params_file = params
+        else:
+            self.params_file = tmp_path / f"{name}.params.yaml"
+            self.params_file.write_text(yaml.safe_dump({name: {"ros__parameters": params}}))
         self.log_path = tmp_path / f"{name}.log"
         self._log = open(self.log_path, "w")
         cmd = [sys.executable, str(self.executable), "--ros-args", "--params-file", str(self.params_file), *(extra_args or [])]
@@ -67,7 +70,7 @@ class NodeProcess:
 def start_node(tmp_path: Path):
     started: list[NodeProcess] = []
 
-    def _start(executable: str, params: dict[str, Any], name: str, extra_args: list[str] | None = None) -> NodeProcess:
+    def _start(executable: str, params: dict[str, Any] | Path, name: str, extra_args: list[str] | None = None) -> NodeProcess:
         proc = NodeProcess(executable, params, tmp_path, name, extra_args)
         started.append(proc)
         return proc

@@ -1,0 +1,299 @@
+"""Benchmark: streaming latency of the skeleton and image nodes under a live load, and the CNN
+cost per window with the per-frame feature cache vs. recomputing the whole window.
+
+1. Core (no ROS), default RGB CNN-LSTM (frames.RgbOptions / runs.ModelOptions: "small"
+   encoder, 48x80 top view, 10 frames a window): per window, "cached" = prepare + encode ONE
+   new 640x480 frame + LSTM head over the T cached encodings (what FrameRecognizer does);
+   "recompute" = prepare + encode all T frames + head. Median of --windows windows each,
+   interleaved in the same run; the ratio is recompute / cached.
+2. ROS (nodes as processes from install/, real DDS): a 120 Hz skeleton stream (the real
+   InHARD clip test/data/P01_R01_0026.48_0028.80.bvh, looped) and a 25 fps 640x480 rgb8
+   camera stream (noise frames) published AT THE SAME TIME from this process into the skeleton
+   node (default skeleton LSTM: real 59-joint skeleton meta, FeatureConfig(), 1.68 s windows
+   at 30 Hz) and the image node (default CNN-LSTM above), untrained weights (timing only).
+   Reports p50/p95/p99 of Activity.latency_ms (newest sample received by the node -> Activity
+   published) and end to end (newest sample published here -> Activity received here), after
+   a warm-up, and the counters of the nodes' /diagnostics (queue drops, frames skipped by the
+   model's frame rate, DDS losses = published - received).
+
+Usage: source tools/env.sh && python bench/bench_streaming.py [--duration-s 20] [--warmup-s 5]
+       [--windows 40]   (needs `make build`; uses its own ROS_DOMAIN_ID and ROS_HOME)
+"""
+from __future__ import annotations
+
+import argparse
+import array
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from harnets_core.bvh import read_bvh  # noqa: E402
+from harnets_core.features import FeatureConfig  # noqa: E402
+from harnets_core.frames import RgbOptions  # noqa: E402
+from harnets_core.inhard import META_ACTIONS  # noqa: E402
+from harnets_core.modelfile import save_model  # noqa: E402
+from harnets_core.models import CNNLSTM, CNNLSTMConfig, LSTMClassifier, LSTMConfig  # noqa: E402
+from harnets_core.pipeline import FramePipeline, SkeletonPipeline, skeleton_meta  # noqa: E402
+from harnets_core.runs import ModelOptions, SkeletonOptions  # noqa: E402
+from harnets_core.streaming import load_recognizer  # noqa: E402
+
+CLIP = REPO / "test" / "data" / "P01_R01_0026.48_0028.80.bvh"
+EXE_DIR = REPO / "install" / "harnets" / "lib" / "harnets"
+CAMERA_HW = (480, 640)
+CAMERA_FPS = 25.0
+
+
+# ----------------------------------------------------------------------------- models
+def build_models(folder: Path) -> tuple[Path, Path, float]:
+    """Default-size skeleton LSTM and RGB CNN-LSTM model files (untrained). Returns also the clip's frame time."""
+    clip = read_bvh(CLIP)
+    opts, mopts = SkeletonOptions(), ModelOptions()
+    pipe = SkeletonPipeline(skeleton=clip.skeleton, frame_time_s=clip.frame_time_s, features=FeatureConfig(),
+                            window_s=opts.window_s, rate_hz=opts.rate_hz)
+    lstm = LSTMConfig(input_dim=pipe.dim, num_classes=len(META_ACTIONS), hidden_size=mopts.hidden_size,
+                      num_layers=mopts.num_layers, dropout=mopts.dropout)
+    common = {"class_names": list(META_ACTIONS), "class_ids": list(range(len(META_ACTIONS)))}
+    skel_path = save_model(folder / "skeleton_default.safetensors", LSTMClassifier(lstm), {
+        "model_type": "skeleton_lstm", "modality": "skeleton", **common,
+        "preprocessing": pipe.to_meta(),
+        "window": {"window_s": opts.window_s, "hop_s": opts.hop_s, "rate_hz": opts.rate_hz, "length": pipe.length,
+                   "raw_length": pipe.raw_length, "short_policy": "pad"},
+        "skeleton": skeleton_meta(clip.skeleton, clip.frame_time_s),
+    })
+    ro = RgbOptions()
+    frame_pipe = FramePipeline(kind="rgb", view=ro.view, size_hw=ro.size_hw, rate_hz=ro.rate_hz, window_s=ro.window_s)
+    cnn = CNNLSTMConfig(num_classes=len(META_ACTIONS), height=ro.size_hw[0], width=ro.size_hw[1], encoder=ro.encoder,
+                        feature_dim=ro.feature_dim, hidden_size=mopts.hidden_size, num_layers=mopts.num_layers,
+                        dropout=mopts.dropout)
+    rgb_path = save_model(folder / "rgb_default.safetensors", CNNLSTM(cnn), {
+        "model_type": "cnn_lstm", "modality": "rgb", **common, "preprocessing": frame_pipe.to_meta(),
+        "window": {"window_s": ro.window_s, "hop_s": ro.hop_s, "rate_hz": ro.rate_hz, "length": ro.length, "short_policy": "pad"},
+    })
+    return skel_path, rgb_path, clip.frame_time_s
+
+
+# ----------------------------------------------------------------------------- core part
+def bench_feature_cache(rgb_path: Path, windows: int) -> dict:
+    rec = load_recognizer(rgb_path, modality="rgb")
+    pipe, model, t = rec.pipeline, rec.model, rec.length
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, size=(*CAMERA_HW, 3), dtype=np.uint8) for _ in range(t + 4)]
+    cache = np.stack([pipe.encode_frame(model, f) for f in frames[:t]])  # (T, D)
+
+    def cached(i: int) -> None:
+        enc = pipe.encode_frame(model, frames[i % len(frames)])  # (D,) one new frame
+        window = np.concatenate([cache[1:], enc[None]])  # (T, D)
+        with torch.no_grad():
+            pipe.classify(model, window[None])
+
+    def recompute(i: int) -> None:
+        prepared = np.stack([pipe.prepare(frames[(i + k) % len(frames)]) for k in range(t)])  # (T, h, w, 3)
+        window = pipe.encode_prepared(model, prepared)  # (T, D)
+        with torch.no_grad():
+            pipe.classify(model, window[None])
+
+    out = {"T": t, "size_hw": list(pipe.size_hw), "view": pipe.view, "torch_threads": torch.get_num_threads()}
+    variants = {"cached": cached, "recompute": recompute}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for i in range(3):
+        for fn in variants.values():
+            fn(i)  # warm-up
+    for i in range(windows):  # interleaved: both variants see the same load of the (shared) machine
+        for name, fn in variants.items():
+            t0 = time.perf_counter()
+            fn(i)
+            times[name].append((time.perf_counter() - t0) * 1e3)
+    for name in variants:
+        out[f"{name}_ms"] = statistics.median(times[name])
+    out["ratio"] = out["recompute_ms"] / out["cached_ms"]
+    return out
+
+
+# ----------------------------------------------------------------------------- ROS part
+class NodeProcess:
+    def __init__(self, exe: str, name: str, params: dict, folder: Path) -> None:
+        params_file = folder / f"{name}.yaml"
+        params_file.write_text(yaml.safe_dump({name: {"ros__parameters": params}}))
+        self.log = open(folder / f"{name}.log", "w")
+        self.proc = subprocess.Popen([sys.executable, str(EXE_DIR / exe), "--ros-args", "--params-file", str(params_file)],
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+def percentiles(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0}
+    a = np.asarray(values)
+    return {"n": len(values), "p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)), "p99": float(np.percentile(a, 99))}
+
+
+def bench_ros(skel_path: Path, rgb_path: Path, frame_time_s: float, duration_s: float, warmup_s: float, folder: Path) -> dict:
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from sensor_msgs.msg import Image
+
+    from harnets.msg import Activity, SkeletonFrame
+    from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, time_to_ns
+    from harnets_ros.lifecycle_client import bring_up
+
+    nodes = [
+        NodeProcess("skeleton_node", "skeleton_recognizer", {"model_path": str(skel_path), "input_topic": "skeleton",
+                                                             "output_topic": "activity/skeleton", "hop_s": 0.25, "queue_size": 512}, folder),
+        NodeProcess("image_node", "image_recognizer", {"model_path": str(rgb_path), "input_topic": "camera/image_raw",
+                                                       "output_topic": "activity/rgb", "hop_s": 0.4, "queue_size": 8}, folder),
+    ]
+    rclpy.init()
+    node = Node("bench_streaming")
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    result: dict = {}
+    try:
+        for name in ("/skeleton_recognizer", "/image_recognizer"):
+            bring_up(node, name, timeout_s=120.0)
+        clip = read_bvh(CLIP)
+        joints = [j for j in clip.skeleton.joints if not j.is_end_site]
+        skel_msg = SkeletonFrame(frame_time_s=float(frame_time_s), joint_names=[j.name for j in joints],
+                                 channel_counts=[len(j.channels) for j in joints],
+                                 channel_types=[c for j in joints for c in j.channels])
+        motion = clip.motion.astype(np.float32)
+        rng = np.random.default_rng(0)
+        h, w = CAMERA_HW
+        images = [array.array("B", rng.integers(0, 256, size=h * w * 3, dtype=np.uint8).tobytes()) for _ in range(8)]
+        img_msg = Image(height=h, width=w, encoding="rgb8", step=w * 3)
+        img_msg.header.frame_id = skel_msg.header.frame_id = "bench"
+        skel_pub = node.create_publisher(SkeletonFrame, "skeleton", SENSOR_QOS)
+        img_pub = node.create_publisher(Image, "camera/image_raw", SENSOR_QOS)
+        lat = {"skeleton": [], "rgb": []}
+        e2e = {"skeleton": [], "rgb": []}
+        measuring = [False]
+        diags: dict[str, dict[str, str]] = {}
+
+        def on_activity(msg: Activity) -> None:
+            now_ns = time.time_ns()
+            if measuring[0]:
+                lat[msg.source].append(float(msg.latency_ms))
+                e2e[msg.source].append((now_ns - time_to_ns(msg.header.stamp)) / 1e6)
+
+        def on_diag(msg: DiagnosticArray) -> None:
+            for s in msg.status:
+                diags[s.name] = {kv.key: kv.value for kv in s.values} | {"_level": str(s.level), "_message": s.message}
+
+        subs = [node.create_subscription(Activity, t, on_activity, RESULT_QOS) for t in ("activity/skeleton", "activity/rgb")]
+        node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 50)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (skel_pub.get_subscription_count() and img_pub.get_subscription_count()
+                                                   and all(s.get_publisher_count() for s in subs)):
+            executor.spin_once(timeout_sec=0.05)
+        executor.spin_once(timeout_sec=0.5)
+
+        published = {"skeleton": 0, "rgb": 0}
+        wall0 = time.monotonic()
+
+        def tick() -> None:
+            # Publish every sample due by the wall clock; stamps = system time of publishing.
+            elapsed = time.monotonic() - wall0
+            while published["skeleton"] < int(elapsed / frame_time_s) + 1:
+                i = published["skeleton"]
+                skel_msg.header.stamp = ns_to_time(time.time_ns())
+                skel_msg.frame_index = i
+                skel_msg.values = motion[i % len(motion)]
+                skel_pub.publish(skel_msg)
+                published["skeleton"] += 1
+            while published["rgb"] < int(elapsed * CAMERA_FPS) + 1:
+                img_msg.data = images[published["rgb"] % len(images)]
+                img_msg.header.stamp = ns_to_time(time.time_ns())
+                img_pub.publish(img_msg)
+                published["rgb"] += 1
+
+        timer = node.create_timer(0.002, tick)
+        end_warmup = wall0 + warmup_s
+        end = end_warmup + duration_s
+        while time.monotonic() < end:
+            measuring[0] = time.monotonic() >= end_warmup
+            executor.spin_once(timeout_sec=0.01)
+        node.destroy_timer(timer)
+        measuring[0] = False
+        drain = time.monotonic() + 2.5  # let the queues drain and the last diagnostics come
+        while time.monotonic() < drain:
+            executor.spin_once(timeout_sec=0.05)
+        for source, diag_name in (("skeleton", "/skeleton_recognizer"), ("rgb", "/image_recognizer")):
+            d = diags.get(diag_name, {})
+            received = int(d.get("received", 0))
+            result[source] = {
+                "published": published[source],
+                "rate_hz": published[source] / (warmup_s + duration_s),
+                "node_received": received,
+                "dds_lost": published[source] - received,
+                "queue_dropped": int(d.get("dropped", 0)),
+                "invalid": int(d.get("invalid", 0)) + int(d.get("failed", 0)),
+                "skipped_by_rate": int(d.get("skipped_by_rate", 0)),
+                "resets": int(d.get("resets", 0)),
+                "predictions": int(d.get("published", 0)),
+                "latency_ms": percentiles(lat[source]),
+                "end_to_end_ms": percentiles(e2e[source]),
+            }
+    finally:
+        for p in nodes:
+            p.stop()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration-s", type=float, default=20.0)
+    parser.add_argument("--warmup-s", type=float, default=5.0)
+    parser.add_argument("--windows", type=int, default=40, help="windows timed per variant in the core part")
+    parser.add_argument("--skip-ros", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(150, 230)))
+    folder = Path(tempfile.mkdtemp(prefix="bench_streaming_"))
+    os.environ.setdefault("ROS_HOME", str(folder / "ros_home"))
+    skel_path, rgb_path, frame_time_s = build_models(folder)
+
+    core = bench_feature_cache(rgb_path, args.windows)
+    print(f"CNN per window (T={core['T']} frames, {core['view']} view at {core['size_hw'][0]}x{core['size_hw'][1]}, "
+          f"640x480 input, {core['torch_threads']} torch threads): cached {core['cached_ms']:.2f} ms, "
+          f"recompute {core['recompute_ms']:.2f} ms, ratio {core['ratio']:.1f}x")
+    if args.skip_ros:
+        return
+    ros = bench_ros(skel_path, rgb_path, frame_time_s, args.duration_s, args.warmup_s, folder)
+    print(f"\nROS, {args.duration_s:.0f} s after {args.warmup_s:.0f} s warm-up (logs in {folder}):")
+    print("| stream | published | DDS lost | queue dropped | skipped by model rate | predictions "
+          "| latency_ms p50/p95/p99 | end-to-end ms p50/p95/p99 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for source, label in (("skeleton", "skeleton 120 Hz -> skeleton node"), ("rgb", "camera 25 fps 640x480 -> image node")):
+        r = ros[source]
+        lat, e2e = r["latency_ms"], r["end_to_end_ms"]
+        fmt = lambda p: f"{p['p50']:.1f} / {p['p95']:.1f} / {p['p99']:.1f} (n={p['n']})" if p["n"] else "none"  # noqa: E731
+        print(f"| {label} | {r['published']} ({r['rate_hz']:.1f} Hz) | {r['dds_lost']} | {r['queue_dropped']} | "
+              f"{r['skipped_by_rate']} | {r['predictions']} | {fmt(lat)} | {fmt(e2e)} |")
+
+
+if __name__ == "__main__":
+    main()

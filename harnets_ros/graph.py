@@ -1,0 +1,204 @@
+"""The harnets node graph without `ros2 launch`: the same nodes, parameters and lifecycle
+bring-up as launch/harnets.launch.py, started as processes by `harnets graph`.
+
+Used where `ros2 launch` is not installed (the pip-installed ROS 2 of CI), by the live
+replay evaluation and by the demo.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import rclpy
+from rclpy.node import Node
+
+from harnets.msg import Activity
+from harnets_core.errors import HarnetsError
+from harnets_ros.common import RESULT_QOS, time_to_ns
+from harnets_ros.lifecycle_client import bring_up
+
+__all__ = ["GraphSpec", "NodeGraph", "package_paths", "graph_spec", "run_graph", "format_activity"]
+
+LIFECYCLE = {"skeleton_node", "image_node", "pose_node"}
+NODE_NAMES = {
+    "skeleton_node": "skeleton_recognizer",
+    "image_node": "image_recognizer",
+    "pose_node": "pose_recognizer",
+    "fusion_node": "activity_fusion",
+    "skeleton_streamer": "skeleton_streamer",
+    "video_streamer": "video_streamer",
+}
+
+
+def package_paths() -> tuple[Path, Path]:
+    """(lib/harnets with the node executables, share/harnets) of the installed package."""
+    try:
+        from ament_index_python.packages import get_package_prefix
+
+        prefix = Path(get_package_prefix("harnets"))
+    except Exception as err:  # noqa: BLE001 - PackageNotFoundError or AMENT_PREFIX_PATH unset
+        raise HarnetsError(f"the harnets ROS package is not installed or not sourced ({err}); run `make build` "
+                           "and `source tools/env.sh` (or install/setup.bash)") from err
+    return prefix / "lib" / "harnets", prefix / "share" / "harnets"
+
+
+@dataclass
+class NodeSpec:
+    executable: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return NODE_NAMES[self.executable]
+
+
+@dataclass
+class GraphSpec:
+    nodes: list[NodeSpec]
+    config: Path
+    namespace: str = ""
+    use_sim_time: bool = False
+
+    def activity_topics(self) -> list[str]:
+        ns = self.namespace.strip("/")
+        topics = ["activity/skeleton", "activity/rgb", "activity/pose", "activity"]
+        return [f"/{ns}/{t}" if ns else f"/{t}" for t in topics]
+
+
+def graph_spec(
+    *,
+    config: Path | None = None,
+    skeleton_model: Path | None = None,
+    rgb_model: Path | None = None,
+    pose_model: Path | None = None,
+    bvh: Path | None = None,
+    video: Path | None = None,
+    namespace: str = "",
+    use_sim_time: bool = False,
+    fusion: bool | None = None,
+) -> GraphSpec:
+    """Which nodes to start with which models (the choice launch/harnets.launch.py makes)."""
+    _, share = package_paths()
+    nodes = []
+    models = {"skeleton_node": skeleton_model, "image_node": rgb_model, "pose_node": pose_model}
+    for exe, model in models.items():
+        if model is not None:
+            nodes.append(NodeSpec(exe, {"model_path": str(Path(model).resolve())}))
+    if not nodes:
+        raise HarnetsError("the graph needs at least one model (skeleton, rgb or pose)")
+    if fusion if fusion is not None else len(nodes) > 1:
+        inputs = [{"skeleton_node": "activity/skeleton", "image_node": "activity/rgb", "pose_node": "activity/pose"}[n.executable] for n in nodes]
+        nodes.append(NodeSpec("fusion_node", {"inputs": inputs}))
+    if bvh is not None:
+        nodes.append(NodeSpec("skeleton_streamer", {"bvh_path": str(Path(bvh).resolve())}))
+    if video is not None:
+        nodes.append(NodeSpec("video_streamer", {"video_path": str(Path(video).resolve())}))
+    return GraphSpec(nodes, Path(config) if config else share / "config" / "harnets.yaml", namespace, use_sim_time)
+
+
+class NodeGraph:
+    """Starts the graph's processes, brings the lifecycle nodes up, stops everything."""
+
+    def __init__(self, spec: GraphSpec, log_dir: Path | None = None) -> None:
+        self.spec = spec
+        self.lib, _ = package_paths()
+        self.log_dir = log_dir
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def _command(self, node: NodeSpec) -> list[str]:
+        args = [sys.executable, str(self.lib / node.executable), "--ros-args", "--params-file", str(self.spec.config)]
+        for key, value in node.params.items():
+            args += ["-p", f"{key}:={_param_literal(value)}"]
+        if self.spec.use_sim_time:
+            args += ["-p", "use_sim_time:=true"]
+        if self.spec.namespace:
+            args += ["-r", f"__ns:=/{self.spec.namespace.strip('/')}"]
+        return args
+
+    def start(self, control: Node, timeout_s: float = 60.0) -> None:
+        if not self.spec.config.exists():
+            raise HarnetsError(f"{self.spec.config}: parameter file not found")
+        for node in self.spec.nodes:
+            out = subprocess.DEVNULL
+            if self.log_dir is not None:
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                out = open(self.log_dir / f"{node.name}.log", "w")
+            self.procs[node.name] = subprocess.Popen(
+                self._command(node), stdout=out, stderr=subprocess.STDOUT,
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            )
+        ns = self.spec.namespace.strip("/")
+        for node in self.spec.nodes:
+            if node.executable in LIFECYCLE:
+                self.check_alive()
+                bring_up(control, f"/{ns}/{node.name}" if ns else f"/{node.name}", timeout_s)
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                where = f" (log: {self.log_dir / (name + '.log')})" if self.log_dir else ""
+                raise HarnetsError(f"node {name} exited with code {proc.returncode}{where}")
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + timeout_s
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _param_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_param_literal(v) for v in value) + "]"
+    if isinstance(value, str):
+        return f"'{value}'"
+    return str(value)
+
+
+def format_activity(msg: Activity) -> str:
+    stamp_s = time_to_ns(msg.header.stamp) / 1e9
+    return (f"[{stamp_s:12.3f}] {msg.source:<8} {msg.label:<22} {msg.confidence:5.2f}  "
+            f"latency {msg.latency_ms:6.1f} ms")
+
+
+def subscribe_activities(node: Node, topics: Sequence[str], callback: Callable[[str, Activity], None]) -> list[Any]:
+    return [node.create_subscription(Activity, t, lambda m, t=t: callback(t, m), RESULT_QOS) for t in topics]
+
+
+def run_graph(args: Any) -> int:
+    """`harnets graph`: start the graph, print activities, stop on Ctrl-C or --duration-s."""
+    spec = graph_spec(config=args.config, skeleton_model=args.skeleton_model, rgb_model=args.rgb_model,
+                      pose_model=args.pose_model, bvh=args.bvh, video=args.video, namespace=args.namespace,
+                      use_sim_time=args.use_sim_time)
+    rclpy.init()
+    control = Node("harnets_graph")
+    graph = NodeGraph(spec, log_dir=Path(os.environ.get("ROS_LOG_DIR", "/tmp")) / "harnets_graph")
+    try:
+        graph.start(control)
+        print("started: " + ", ".join(n.name for n in spec.nodes), flush=True)
+        if args.print_activities:
+            subscribe_activities(control, spec.activity_topics(), lambda t, m: print(format_activity(m), flush=True))
+        deadline = time.monotonic() + args.duration_s if args.duration_s > 0 else None
+        while deadline is None or time.monotonic() < deadline:
+            rclpy.spin_once(control, timeout_sec=0.1)
+            graph.check_alive()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        graph.stop()
+        control.destroy_node()
+        rclpy.try_shutdown()
+    return 0

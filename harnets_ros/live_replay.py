@@ -1,0 +1,183 @@
+"""Live replay evaluation: play a session bag over DDS into the running node graph with
+/clock (use_sim_time), record the nodes' Activity output into a result bag, score it.
+
+The bag's messages are published as they are stored (CDR bytes deserialized by rclpy), at
+`rate` times real time, or with rate 0 in lock-step: one hop of sensor time at a time,
+waiting until every recognizer has answered for it (as fast as the nodes keep up).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import rclpy
+from rclpy.node import Node
+from rclpy.serialization import deserialize_message
+from rosbags.highlevel import AnyReader
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CompressedImage, Image
+
+from harnets.msg import Activity, SkeletonFrame
+from harnets_core.bags import ACTIVITY_TYPE, BagWriter, make_typestore
+from harnets_core.errors import BagError
+from harnets_core.replay import BAG_START_NS, score_timed
+from harnets_core.timeline import Prediction as TimedLabel
+from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, time_to_ns
+from harnets_ros.graph import NodeGraph, format_activity, graph_spec
+
+__all__ = ["replay_live"]
+
+TYPES = {
+    "harnets/msg/SkeletonFrame": SkeletonFrame,
+    "sensor_msgs/msg/Image": Image,
+    "sensor_msgs/msg/CompressedImage": CompressedImage,
+}
+SOURCE_OF_TOPIC = {"/activity/skeleton": "skeleton", "/activity/rgb": "rgb", "/activity/pose": "pose", "/activity": "fusion"}
+
+
+class _Player(Node):
+    """Publishes the bag's sensor topics and /clock; records every Activity it hears."""
+
+    def __init__(self, topics: Mapping[str, str], writer: BagWriter, print_activities: bool) -> None:
+        super().__init__("harnets_replay")
+        self.clock_pub = self.create_publisher(Clock, "/clock", 10)
+        self.types = dict(topics)
+        self.pubs = {topic: self.create_publisher(TYPES[msgtype], topic, SENSOR_QOS) for topic, msgtype in topics.items()}
+        self.writer = writer
+        self.print_activities = print_activities
+        self.newest: dict[str, int] = {}
+        self.received = 0
+        for topic in SOURCE_OF_TOPIC:
+            writer.add_topic(topic, ACTIVITY_TYPE)
+            self.create_subscription(Activity, topic, lambda m, t=topic: self._on_activity(t, m), RESULT_QOS)
+
+    def _on_activity(self, topic: str, msg: Activity) -> None:
+        from rclpy.serialization import serialize_message
+
+        stamp = time_to_ns(msg.header.stamp)
+        self.writer.write_raw(topic, stamp, serialize_message(msg))
+        self.newest[msg.source] = max(stamp, self.newest.get(msg.source, 0))
+        self.received += 1
+        if self.print_activities:
+            print(format_activity(msg), flush=True)
+
+    def publish(self, topic: str, stamp_ns: int, raw: bytes) -> None:
+        clock = Clock()
+        clock.clock = ns_to_time(stamp_ns)
+        self.clock_pub.publish(clock)
+        self.pubs[topic].publish(deserialize_message(raw, TYPES[self.types[topic]]))
+
+
+def replay_live(
+    bag: str | Path,
+    models: Mapping[str, str | Path],
+    out_dir: str | Path,
+    *,
+    rate: float = 1.0,
+    print_activities: bool = False,
+    hop_s: float = 0.25,
+) -> dict[str, Any]:
+    """Start the graph (use_sim_time) with `models`, play `bag` into it, record and score."""
+    bag = Path(bag)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result_bag = out / "result_bag"
+    if result_bag.exists():
+        raise BagError(f"{result_bag}: already exists (choose another --out)")
+    spec = graph_spec(skeleton_model=models.get("skeleton"), rgb_model=models.get("rgb"), pose_model=models.get("pose"),
+                      use_sim_time=True)
+    sources = [s for s in ("skeleton", "rgb", "pose") if s in models]
+    expected = sources + (["fusion"] if len(sources) > 1 else [])
+    rclpy.init()
+    graph = NodeGraph(spec, log_dir=out / "node_logs")
+    gt_stream: list[TimedLabel] = []
+    try:
+        with AnyReader([bag]) as reader, BagWriter(result_bag, typestore=make_typestore()) as writer:
+            sensor = {c.topic: c.msgtype for c in reader.connections if c.msgtype in TYPES and _wanted(c.msgtype, sources)}
+            if not sensor:
+                raise BagError(f"{bag}: no sensor topic for the models {sources}")
+            player = _Player(sensor, writer, print_activities)
+            graph.start(player)
+            _wait_for_subscribers(player, timeout_s=10.0)
+            conns = [c for c in reader.connections if c.topic in sensor or c.msgtype == ACTIVITY_TYPE]
+            wall0, t0 = time.monotonic(), None
+            step_end = None
+            last_ns = BAG_START_NS
+            for conn, stamp_ns, raw in reader.messages(connections=conns):
+                t0 = stamp_ns if t0 is None else t0
+                last_ns = stamp_ns
+                if conn.msgtype == ACTIVITY_TYPE:
+                    msg = reader.deserialize(raw, conn.msgtype)
+                    if msg.source == "ground_truth":
+                        gt_stream.append(TimedLabel((stamp_ns - BAG_START_NS) / 1e9, int(msg.class_id)))
+                    continue
+                if rate > 0:
+                    delay = (stamp_ns - t0) / 1e9 / rate - (time.monotonic() - wall0)
+                    while delay > 0:
+                        rclpy.spin_once(player, timeout_sec=min(delay, 0.01))
+                        delay = (stamp_ns - t0) / 1e9 / rate - (time.monotonic() - wall0)
+                else:
+                    step_end = _lockstep(player, stamp_ns, t0, step_end, hop_s, sources)
+                player.publish(conn.topic, stamp_ns, raw)
+                rclpy.spin_once(player, timeout_sec=0)
+                graph.check_alive()
+            _drain(player, last_ns, sources, timeout_s=5.0)
+    finally:
+        graph.stop()
+        rclpy.try_shutdown()
+    from harnets_core.timeline import activities_from_bag
+
+    predictions, latencies = activities_from_bag(result_bag, t0_ns=BAG_START_NS)
+    predictions.pop("ground_truth", None)
+    missing = [s for s in expected if not predictions.get(s)]
+    if missing:
+        raise BagError(f"live replay: no Activity from {missing} (node logs in {out / 'node_logs'})")
+    metrics = score_timed(predictions, gt_stream, out, end_s=(last_ns - BAG_START_NS) / 1e9, latencies=latencies,
+                          title=f"live replay of {bag.name} at rate {rate or 'lock-step'}")
+    metrics["result_bag"] = str(result_bag)
+    return metrics
+
+
+def _wanted(msgtype: str, sources: list[str]) -> bool:
+    return ("skeleton" in sources) if msgtype == "harnets/msg/SkeletonFrame" else bool({"rgb", "pose"} & set(sources))
+
+
+def _wait_for_subscribers(player: _Player, timeout_s: float) -> None:
+    """Discovery: wait until each sensor topic has a subscriber before playing."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(pub.get_subscription_count() > 0 for pub in player.pubs.values()):
+            return
+        rclpy.spin_once(player, timeout_sec=0.05)
+    raise BagError(f"no subscriber on {[t for t, p in player.pubs.items() if p.get_subscription_count() == 0]} after {timeout_s:.0f} s")
+
+
+def _lockstep(player: _Player, stamp_ns: int, t0: int, step_end: int | None, hop_s: float, sources: list[str]) -> int:
+    """Rate 0: before crossing into the next hop of sensor time, wait (up to 2 s) until every
+    recognizer has published for the hop just sent."""
+    hop_ns = int(hop_s * 1e9)
+    if step_end is None:
+        return t0 + hop_ns
+    if stamp_ns < step_end:
+        return step_end
+    deadline = time.monotonic() + 2.0
+    warm = step_end - t0 > 3 * 1e9  # recognizers answer only once their window is full
+    while warm and time.monotonic() < deadline:
+        if all(player.newest.get(s, 0) >= step_end - hop_ns for s in sources):
+            break
+        rclpy.spin_once(player, timeout_sec=0.005)
+    return step_end + hop_ns * max(1, (stamp_ns - step_end) // hop_ns + 1)
+
+
+def _drain(player: _Player, last_ns: int, sources: list[str], timeout_s: float) -> None:
+    """After the last message: let the nodes finish what they received."""
+    deadline = time.monotonic() + timeout_s
+    quiet_since = time.monotonic()
+    count = player.received
+    while time.monotonic() < deadline:
+        rclpy.spin_once(player, timeout_sec=0.05)
+        if player.received != count:
+            count, quiet_since = player.received, time.monotonic()
+        elif time.monotonic() - quiet_since > 1.0:
+            return

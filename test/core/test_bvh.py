@@ -1,0 +1,288 @@
+"""harnets_core.bvh: parsing the real InHARD clip, parity with the `bvh` package, errors."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harnets_core.bvh import BvhClip, format_bvh, parse_bvh, read_bvh, write_bvh
+from harnets_core.errors import BvhParseError
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIP = ROOT / "test" / "data" / "P01_R01_0026.48_0028.80.bvh"
+TEMPLATE = ROOT / "harnets_core" / "data" / "inhard_skeleton.bvh"
+FIRST_MOTION_LINE = 352  # 1-based line of frame 0 in the real clip
+N_CHANNELS = 354
+
+RAW = CLIP.read_bytes()
+HEADER, _, BODY = RAW.partition(b"Frames: 276\n")
+LINES = BODY.split(b"\n")[1:-1]  # drop 'Frame Time' line and the final empty piece
+assert len(LINES) == 276
+
+
+def small_file(n_frames: int = 12) -> bytes:
+    """The real hierarchy with the first ``n_frames`` real motion lines."""
+    return HEADER + b"Frames: %d\nFrame Time: 0.008401\n" % n_frames + b"\n".join(LINES[:n_frames]) + b"\n"
+
+
+SMALL = small_file()
+
+
+@pytest.fixture(scope="module")
+def clip() -> BvhClip:
+    return read_bvh(CLIP)
+
+
+def test_real_clip_layout(clip: BvhClip) -> None:
+    sk = clip.skeleton
+    assert clip.n_frames == 276
+    assert clip.motion.shape == (276, N_CHANNELS) and clip.motion.dtype == np.float64
+    assert clip.frame_time_s == pytest.approx(0.008401)
+    assert clip.fps == pytest.approx(1 / 0.008401)
+    assert clip.path == CLIP
+    assert len(sk.joint_names) == 59 and sk.joint_names[0] == "Hips"
+    assert len(sk.joints) == 59 + 13
+    ends = [j.name for j in sk.joints if j.is_end_site]
+    assert len(ends) == 13 and "Head_End" in ends and "RightFoot_End" in ends
+    assert sk.n_channels == N_CHANNELS and len(sk.channel_names) == N_CHANNELS
+    assert sk.channel_names[:4] == ["Hips.Xposition", "Hips.Yposition", "Hips.Zposition", "Hips.Yrotation"]
+    hips, rul = sk.joints[0], sk.joints[sk.index("RightUpLeg")]
+    assert hips.parent == -1 and hips.channel_start == 0
+    assert hips.channels == ("Xposition", "Yposition", "Zposition", "Yrotation", "Xrotation", "Zrotation")
+    np.testing.assert_array_equal(hips.offset_cm, [0.0, 93.02, 0.0])
+    assert rul.parent == 0 and rul.channel_start == 6
+    np.testing.assert_array_equal(rul.offset_cm, [-9.25, -1.59, 0.0])
+    head_end = sk.joints[sk.index("Head_End")]
+    assert head_end.channels == () and sk.joints[head_end.parent].name == "Head"
+    # channel_start is consistent with the channel counts
+    starts = [j.channel_start for j in sk.joints if j.channels]
+    assert starts == list(range(0, N_CHANNELS, 6))
+
+
+def test_first_and_last_line_values_match_text(clip: BvhClip) -> None:
+    lines = RAW.decode().splitlines()
+    assert lines[FIRST_MOTION_LINE - 2].startswith("Frame Time")
+    first = [float(t) for t in lines[FIRST_MOTION_LINE - 1].split()]
+    last = [float(t) for t in lines[-1].split()]
+    assert clip.motion[0].tolist() == first
+    assert clip.motion[-1].tolist() == last
+    assert clip.motion[0, 0] == -22.167509
+
+
+def test_parity_with_bvh_package(clip: BvhClip) -> None:
+    bvh = pytest.importorskip("bvh")
+    mocap = bvh.Bvh(RAW.decode())
+    ref = np.array(mocap.frames, dtype=np.float64)
+    # bit-identical, exponent tokens such as '-3.9e-05' included
+    assert ref.shape == clip.motion.shape
+    assert np.array_equal(ref.view(np.int64), clip.motion.view(np.int64))
+    assert mocap.get_joints_names() == clip.skeleton.joint_names
+    assert mocap.frame_time == clip.frame_time_s
+    for name in ("Hips", "LeftHandPinky3"):
+        assert list(mocap.joint_offset(name)) == clip.skeleton.joints[clip.skeleton.index(name)].offset_cm.tolist()
+
+
+def test_crlf_tabs_and_spaces_load_identically(clip: BvhClip) -> None:
+    crlf = parse_bvh(RAW.replace(b"\n", b"\r\n"), "crlf.bvh")
+    assert np.array_equal(crlf.motion, clip.motion) and crlf.skeleton == clip.skeleton
+    head, _, body = RAW.partition(b"Frame Time: 0.008401\n")
+    messy = head.replace(b"\t", b"  ") + b"Frame Time:\t0.008401\r\n" + body.replace(b" ", b" \t ").replace(b"\n", b" \r\n")
+    m = parse_bvh(messy + b"\n\n  \r\n")
+    assert np.array_equal(m.motion, clip.motion) and m.skeleton.signature() == clip.skeleton.signature()
+
+
+def test_text_input_and_frame_range(clip: BvhClip) -> None:
+    assert np.array_equal(parse_bvh(RAW.decode()).motion, clip.motion)
+    part = read_bvh(CLIP, start_frame=100, end_frame=130)
+    assert np.array_equal(part.motion, clip.motion[100:130])
+    assert read_bvh(CLIP, start_frame=270).n_frames == 6
+    for bad in ((10, 10), (-1, 5), (0, 277), (300, None)):
+        with pytest.raises(ValueError, match="frame range"):
+            read_bvh(CLIP, start_frame=bad[0], end_frame=bad[1])
+
+
+def test_template_has_the_same_skeleton(clip: BvhClip) -> None:
+    tpl = read_bvh(TEMPLATE)
+    assert tpl.n_frames == 1
+    assert tpl.skeleton.signature() == clip.skeleton.signature()
+
+
+def test_signature_is_stable_and_layout_sensitive(clip: BvhClip) -> None:
+    sig = clip.skeleton.signature()
+    assert re.fullmatch(r"[0-9a-f]{16}", sig)
+    assert parse_bvh(SMALL).skeleton.signature() == sig
+    swapped = SMALL.replace(b"Yrotation Xrotation Zrotation", b"Zrotation Xrotation Yrotation", 1)
+    assert parse_bvh(swapped).skeleton.signature() != sig
+    renamed = SMALL.replace(b"JOINT Head\n", b"JOINT Head2\n")
+    assert parse_bvh(renamed).skeleton.signature() != sig
+    # offsets (bone lengths differ between subjects) do not change it
+    assert parse_bvh(SMALL.replace(b"OFFSET 0.00000 93.02000", b"OFFSET 0.00000 90.00000")).skeleton.signature() == sig
+
+
+@pytest.mark.parametrize("decimals", [6, None])
+def test_write_round_trip(tmp_path: Path, clip: BvhClip, decimals: int | None) -> None:
+    out = write_bvh(tmp_path / "out.bvh", clip, decimals=decimals)
+    back = read_bvh(out)
+    assert back.skeleton == clip.skeleton
+    assert back.frame_time_s == clip.frame_time_s
+    if decimals is None:
+        assert np.array_equal(back.motion, clip.motion)
+    else:
+        np.testing.assert_allclose(back.motion, clip.motion, rtol=0, atol=5.1e-7)
+    text = format_bvh(clip.skeleton, clip.frame_time_s, clip.motion[:2])
+    assert text.count("End Site") == 13 and "Frames: 2\n" in text
+    with pytest.raises(ValueError, match="NaN"):
+        format_bvh(clip.skeleton, 0.01, np.full((1, N_CHANNELS), np.nan))
+    with pytest.raises(ValueError):
+        write_bvh(tmp_path / "x.bvh", clip.skeleton)
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def _raises(data: bytes, line: int | None, match: str) -> BvhParseError:
+    with pytest.raises(BvhParseError, match=match) as info:
+        parse_bvh(data, "bad.bvh")
+    err = info.value
+    assert err.path == "bad.bvh"
+    assert err.line == line, f"line {err.line} != {line}: {err}"
+    assert str(err).startswith(f"bad.bvh:{line}:" if line is not None else "bad.bvh:")
+    return err
+
+
+def test_read_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(BvhParseError, match="cannot read"):
+        read_bvh(tmp_path / "nope.bvh")
+
+
+def test_unknown_channel() -> None:
+    _raises(SMALL.replace(b"Yrotation", b"Wrotation", 1), 5, "unknown channel 'Wrotation'")
+
+
+def test_frames_disagreeing_with_data() -> None:
+    more = small_file().replace(b"Frames: 12", b"Frames: 10")
+    _raises(more, FIRST_MOTION_LINE + 10, "more motion lines than 'Frames: 10'")
+    fewer = small_file().replace(b"Frames: 12", b"Frames: 15")
+    _raises(fewer, FIRST_MOTION_LINE + 12, "truncated.*only 12 motion lines")
+
+
+def test_empty_motion() -> None:
+    _raises(HEADER + b"Frames: 0\nFrame Time: 0.008401\n", 350, "empty motion")
+    _raises(HEADER + b"Frames: 3\nFrame Time: 0.008401\n", FIRST_MOTION_LINE, "no motion lines")
+
+
+def test_missing_motion_frames_frame_time() -> None:
+    _raises(HEADER.replace(b"MOTION\n", b""), 349, "missing 'MOTION'")
+    _raises(HEADER, 350, "missing 'Frames:'")            # the line where it was expected
+    _raises(HEADER + b"Frames: 12\n", 351, "missing 'Frame Time:'")
+    no_time = HEADER + b"Frames: 12\n" + b"\n".join(LINES[:12]) + b"\n"
+    _raises(no_time, 351, "expected 'Frame Time: <seconds>'")
+    _raises(SMALL.replace(b"Frame Time: 0.008401", b"Frame Time: abc"), 351, "frame time")
+    _raises(SMALL.replace(b"Frame Time: 0.008401", b"Frame Time: -1"), 351, "positive")
+    _raises(SMALL.replace(b"Frames: 12", b"Frames: twelve"), 350, "expected 'Frames: <count>'")
+
+
+def test_unbalanced_braces() -> None:
+    # drop the '}' closing Hips (line 348): MOTION arrives while a joint is open
+    lines = SMALL.split(b"\n")
+    assert lines[347] == b"}"
+    _raises(b"\n".join(lines[:347] + lines[348:]), 348, "unbalanced braces")
+    _raises(b"\n".join(lines[:348] + [b"}"] + lines[348:]), 349, "unbalanced braces: extra")
+    cut = SMALL[:SMALL.index(b"\tJOINT LeftUpLeg")]
+    _raises(cut, cut.count(b"\n") + 1, "unexpected end of hierarchy: missing '}' closing joint 'Hips'")
+
+
+def test_bad_hierarchy_values() -> None:
+    _raises(SMALL.replace(b"OFFSET 0.00000 93.02000", b"OFFSET 0.00000 x93"), 4, "not a number")
+    _raises(SMALL.replace(b"HIERARCHY", b"HIERARCHX"), 1, "expected 'HIERARCHY'")
+    _raises(SMALL.replace(b"CHANNELS 6", b"CHANNELS 7", 1), 6, "unknown channel 'JOINT'")
+
+
+@pytest.mark.parametrize("token,match", [
+    (b"nan", "NaN/inf"), (b"-inf", "NaN/inf"), (b"Infinity", "NaN/inf"),
+    (b"abc", "not a number"), (b"1.2.3", "not a number"), (b"1_0", "not a number"),
+    (b"--1", "not a number"), (b"0x1F", "not a number"), (b"1e999", "overflows"), (b"\x00", "control byte"),
+])
+def test_bad_value(token: bytes, match: str) -> None:
+    lines = SMALL.split(b"\n")
+    i = FIRST_MOTION_LINE - 1 + 5
+    toks = lines[i].split(b" ")
+    toks[7] = token
+    lines[i] = b" ".join(toks)
+    _raises(b"\n".join(lines), FIRST_MOTION_LINE + 5, match)
+
+
+# ----------------------------------------------------------------------------- property-based
+
+MOTION_START = len(SMALL) - len(b"\n".join(LINES[:12]) + b"\n")
+LAST_SEP = SMALL.rstrip().rfind(b" ")
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cut=st.integers(min_value=0, max_value=LAST_SEP))
+def test_truncated_anywhere_raises(cut: int) -> None:
+    data = SMALL[:cut]
+    with pytest.raises(BvhParseError) as info:
+        parse_bvh(data, "cut.bvh")
+    if cut > MOTION_START:
+        kept = data.rstrip()
+        last_line = kept.count(b"\n") + 1
+        complete = len(kept.split(b"\n")[-1].split()) == N_CHANNELS
+        assert info.value.line == (last_line + 1 if complete else last_line), str(info.value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(frame=st.integers(0, 11), col=st.integers(0, N_CHANNELS - 1), add=st.booleans())
+def test_token_dropped_or_added(frame: int, col: int, add: bool) -> None:
+    lines = SMALL.split(b"\n")
+    i = FIRST_MOTION_LINE - 1 + frame
+    toks = lines[i].split()
+    if add:
+        toks.insert(col, b"1.5")
+    else:
+        del toks[col]
+    lines[i] = b" ".join(toks)
+    found = N_CHANNELS + (1 if add else -1)
+    _raises(b"\n".join(lines), FIRST_MOTION_LINE + frame, f"expected {N_CHANNELS} values, found {found}")
+
+
+_GARBAGE = st.one_of(
+    st.sampled_from([b"x", b"1.0.0", b"-", b".", b"+-3", b"1e", b"e5", b"3,5", b"1-2", b"0..1"]),
+    st.text(alphabet="abcdfghxyz#%,", min_size=1, max_size=6).map(str.encode),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(frame=st.integers(0, 11), col=st.integers(0, N_CHANNELS - 1), bad=_GARBAGE, nonfinite=st.booleans())
+def test_non_numeric_or_nan_injected(frame: int, col: int, bad: bytes, nonfinite: bool) -> None:
+    lines = SMALL.split(b"\n")
+    i = FIRST_MOTION_LINE - 1 + frame
+    toks = lines[i].split()
+    toks[col] = b"-nan" if nonfinite and col % 2 else (b"inf" if nonfinite else bad)
+    lines[i] = b" ".join(toks)
+    err = _raises(b"\n".join(lines), FIRST_MOTION_LINE + frame, "NaN/inf" if nonfinite else "not a number")
+    assert f"value {col + 1}" in err.message
+
+
+_NUMBER_TEXT = st.one_of(
+    st.floats(-1e4, 1e4, allow_nan=False).flatmap(
+        lambda v: st.sampled_from([repr(v), f"{v:.6f}", f"{v:.1f}", f"{v:.3f}", f"{v:g}", f"{v:.7e}", f"{v:+.2f}"])),
+    st.sampled_from(["0", "5.", ".5", "-.25", "+7", "12345678.1234567", "123456789.5", "-0.0", "1e-06", "0.000001"]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(_NUMBER_TEXT, min_size=12 * 6, max_size=12 * 6))
+def test_any_number_spelling_matches_python_float(values: list[str]) -> None:
+    """The vectorized fast path and the slow path agree with float() bit for bit."""
+    text = ("HIERARCHY\nROOT A\n{\n OFFSET 0 0 0\n CHANNELS 6 Xposition Yposition Zposition "
+            "Zrotation Xrotation Yrotation\n End Site\n {\n  OFFSET 0 1 0\n }\n}\nMOTION\n"
+            "Frames: 12\nFrame Time: 0.01\n")
+    text += "\n".join(" ".join(values[k:k + 6]) for k in range(0, len(values), 6))
+    clip = parse_bvh(text)
+    expected = np.array([float(v) for v in values]).reshape(12, 6)
+    assert np.array_equal(clip.motion.view(np.int64), expected.view(np.int64))

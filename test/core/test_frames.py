@@ -1,0 +1,225 @@
+"""harnets_core.frames: frame selection, windows inside segments, the frame cache, RGB and
+pose runs on a tiny synthetic dataset, and streaming == offline.
+
+The dataset is `synth.generate_dataset` with two 8 s sessions (one official-train, one
+official-validation) and rendered mosaic videos (192 x 320 at 25 fps); models are tiny
+(24 x 40 input, a 2-block encoder) so everything runs in seconds on one CPU thread.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from harnets_core import frames as fr
+from harnets_core.datasets import select_data
+from harnets_core.errors import ConfigError
+from harnets_core.inhard import InhardLayout
+from harnets_core.modelfile import load_model
+from harnets_core.pipeline import FramePipeline, FrameSampler, pipeline_from_meta
+from harnets_core.runs import ModelOptions, evaluate_run, train_run
+from harnets_core.training import TrainConfig
+from harnets_core.video import FrameCache, iter_frames, probe_video, time_range_to_frames
+
+SESSIONS = ["P01_R01", "P02_R01"]  # official train, official validation
+TINY = dict(size_hw=(24, 40), rate_hz=5.0, window_s=1.2, hop_s=0.4)  # T = 6 frames
+TINY_ENCODER = {"channels": [4, 8]}
+TINY_MODEL = ModelOptions(hidden_size=8, num_layers=1, dropout=0.0)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> Path:
+    from harnets_core.synth import generate_dataset
+
+    root = tmp_path_factory.mktemp("synth")
+    generate_dataset(root, sessions=SESSIONS, duration_s=8.0, write_videos=True, write_segmented=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def selection(data_root: Path):
+    return select_data(data_root)
+
+
+def _train_config(epochs: int = 2) -> TrainConfig:
+    return TrainConfig(epochs=epochs, batch_size=8, lr=3e-3, patience=0, progress=False, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def rgb_model(selection, tmp_path_factory) -> Path:
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("rgb_run")
+    options = fr.RgbOptions(view="top", encoder_config=TINY_ENCODER, feature_dim=8, **TINY)
+    prepared = fr.prepare_rgb(selection, options, TINY_MODEL, out / "cache")
+    result, metrics = train_run(prepared, _train_config(), out / "run")
+    assert len(result.history) == 2 and 0.0 <= metrics["accuracy"] <= 1.0
+    return result.model_path
+
+
+# ----------------------------------------------------------------------------- selection
+def test_frame_selection_is_exact_at_5_hz():
+    stamps = fr.frame_stamps_ns(26, 25.0)
+    assert stamps[:3].tolist() == [0, 40_000_000, 80_000_000]
+    assert fr.sampled_frame_indices(26, 25.0, 5.0).tolist() == [0, 5, 10, 15, 20, 25]
+    assert fr.sampled_frame_indices(13, 30.0, 5.0).tolist() == [0, 6, 12]
+    # the live sampler on the same stamps (pushed one by one) keeps the same frames
+    sampler = FrameSampler(5.0)
+    assert [k for k, s in enumerate(stamps) if sampler.take(int(s))] == [0, 5, 10, 15, 20, 25]
+
+
+def test_span_windows_stay_inside_and_pad_short_spans():
+    assert fr._span_windows(0, 10, 4, 2).tolist() == [[0, 1, 2, 3], [2, 3, 4, 5], [4, 5, 6, 7], [6, 7, 8, 9]]
+    assert fr._span_windows(3, 5, 4, 2).tolist() == [[3, 4, 4, 4]]  # edge-padded
+
+
+def test_options_validate_and_sequence_length_sets_the_window():
+    o = fr.RgbOptions(sequence_length=20, rate_hz=10.0)
+    assert o.window_s == pytest.approx(2.0) and o.length == 20
+    assert fr.RgbOptions().length == 10 and fr.RgbOptions().hop_frames == 4
+    with pytest.raises(ConfigError, match="whole number"):
+        fr.RgbOptions(hop_s=0.3, rate_hz=5.0)
+    with pytest.raises(ConfigError, match="view 'side'"):
+        fr.RgbOptions(view="side")
+
+
+# ----------------------------------------------------------------------------- windows and cache
+def test_windows_lie_inside_one_segment_of_one_session(selection, tmp_path):
+    pipeline = FramePipeline(kind="rgb", view="left", size_hw=(24, 40), rate_hz=5.0, window_s=1.2)
+    ws = fr.frame_windows(selection, SESSIONS, pipeline, FrameCache(tmp_path), hop_s=0.4)
+    assert isinstance(ws.x, fr.FrameWindows) and ws.x.shape == (len(ws), 6, 3, 24, 40)
+    assert ws.x[0].shape == (6, 3, 24, 40) and ws.x[1:3].shape == (2, 6, 3, 24, 40)
+    assert set(ws.session.tolist()) == set(SESSIONS)
+    sessions = ws.meta["sessions"]
+    layout = InhardLayout(selection.root)
+    for i in range(len(ws)):
+        sf = sessions[ws.meta["source"][i]]
+        assert sf.video == layout.session_video(ws.session[i])  # never another session's frames
+        frames_used = sf.frame_index[ws.meta["index"][i]]
+        assert (np.diff(ws.meta["index"][i]) >= 0).all()
+        inside = [s for s in selection.segments_of([ws.session[i]])
+                  if time_range_to_frames(sf.info, s.rgb_start_s, s.rgb_end_s)[0] <= frames_used[0]
+                  and frames_used[-1] < time_range_to_frames(sf.info, s.rgb_start_s, s.rgb_end_s)[1]]
+        assert len(inside) == 1
+        assert selection.class_ids[ws.y[i]] == inside[0].class_id
+    # taken frames are the sampler's, prepared like the live pipeline does it
+    sf = sessions[0]
+    info = probe_video(sf.video)
+    assert sf.frame_index.tolist() == list(range(0, info.n_frames, 5))
+    full = next(iter_frames(sf.video, 5, 6, view="full", size_hw=None))
+    assert np.array_equal(sf.data[1], pipeline.prepare(full))
+    # lazy windows gather the same pixels as np.asarray
+    dense = np.asarray(ws.x)
+    assert dense.shape == ws.x.shape and np.array_equal(dense[3], ws.x[3])
+    item_x, item_y = ws.meta["dataset"][3]
+    assert item_x.dtype == torch.uint8 and torch.equal(item_x, torch.from_numpy(dense[3])) and int(item_y) == ws.y[3]
+
+
+def test_second_pass_reads_the_cache_without_decoding(selection, tmp_path, monkeypatch):
+    pipeline = FramePipeline(kind="rgb", view="top", size_hw=(24, 40), rate_hz=5.0, window_s=1.2)
+    first = fr.frame_windows(selection, SESSIONS, pipeline, FrameCache(tmp_path), hop_s=0.4)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("video decoded again")
+
+    monkeypatch.setattr(fr, "iter_frames", no_decoding)
+    monkeypatch.setattr(fr, "probe_video", no_decoding)
+    cache = FrameCache(tmp_path)
+    again = fr.frame_windows(selection, SESSIONS, pipeline, cache, hop_s=0.4)
+    assert cache.misses == 0 and cache.hits == len(SESSIONS)
+    assert np.array_equal(np.asarray(first.x), np.asarray(again.x)) and np.array_equal(first.y, again.y)
+
+
+# ----------------------------------------------------------------------------- rgb runs
+def test_rgb_model_file_is_complete(rgb_model, selection, tmp_path):
+    loaded = load_model(rgb_model)
+    meta = loaded.meta
+    assert meta.model_type == "cnn_lstm" and meta.modality == "rgb"
+    assert meta.class_names == selection.class_names and meta.class_ids == selection.class_ids
+    assert meta.window["length"] == 6 and meta.window["hop_s"] == 0.4 and meta.window["rate_hz"] == 5.0
+    pipeline = pipeline_from_meta(meta)
+    assert (pipeline.kind, pipeline.view, pipeline.size_hw, pipeline.length) == ("rgb", "top", (24, 40), 6)
+    metrics = evaluate_run(rgb_model, selection.root, tmp_path / "eval")
+    assert metrics["sessions"] == ["P02_R01"] and metrics["n_windows"] > 0
+    assert (tmp_path / "eval" / "metrics.json").is_file()
+
+
+def test_streaming_equals_offline_on_the_same_windows(rgb_model, selection, tmp_path):
+    video = InhardLayout(selection.root).session_video("P02_R01")
+    result = fr.predict_video(rgb_model, video, mode="timeline", out_video=tmp_path / "annotated.mp4")
+    assert result.mode == "timeline" and len(result.predictions) > 3
+    loaded = load_model(rgb_model)
+    sf = fr.session_frames(video, pipeline_from_meta(loaded.meta), None)
+    pos = np.searchsorted(sf.stamps_ns, [p.stamp_ns for p in result.predictions])
+    assert np.array_equal(sf.stamps_ns[pos], [p.stamp_ns for p in result.predictions])
+    assert (np.diff(pos) == 2).all()  # one prediction every hop (0.4 s = 2 taken frames)
+    index = pos[:, None] - 5 + np.arange(6)[None, :]  # the 6 newest taken frames
+    assert [p.window_start_ns for p in result.predictions] == sf.stamps_ns[index[:, 0]].tolist()
+    offline = fr.predict_window_probs(loaded.model, fr.FrameWindows([sf.data], np.zeros(len(index)), index))
+    streaming = np.stack([p.probabilities for p in result.predictions])
+    np.testing.assert_allclose(streaming, offline, atol=1e-5)
+    assert probe_video(tmp_path / "annotated.mp4").n_frames == probe_video(video).n_frames
+
+
+def test_clip_prediction_is_the_mean_over_windows(rgb_model, tmp_path):
+    from harnets_core.video import write_video
+
+    video = next(iter(sorted((Path(load_model(rgb_model).meta["data"]["root"]) / "Online" / "RGB").glob("*.mp4"))))
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, list(iter_frames(video, 0, 20, view="full", size_hw=None)), 25.0)  # 0.8 s < a window
+    result = fr.predict_video(rgb_model, clip, out_video=tmp_path / "clip_out.mp4")
+    assert result.mode == "clip" and result.n_windows == 1
+    assert result.probabilities.shape == (len(result.class_names),)
+    assert result.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+    assert probe_video(tmp_path / "clip_out.mp4").n_frames == 20
+
+
+# ----------------------------------------------------------------------------- pose runs
+class BandCentroids:
+    """TEST-ONLY extractor (no model): in each of 3 horizontal bands, the centroid of the
+    pixels brighter than the frame's median, confidence 1. Deterministic, cheap."""
+
+    names = ("band0", "band1", "band2")
+    cache_key = "test-band-centroids-v1"
+
+    def __call__(self, frame_rgb: np.ndarray) -> np.ndarray:
+        g = frame_rgb.astype(np.float32).sum(axis=2)  # (H, W)
+        h, w = g.shape
+        mask = g > np.median(g)
+        out = np.zeros((3, 3), np.float32)
+        for k in range(3):
+            ys, xs = np.nonzero(mask[k * h // 3:(k + 1) * h // 3])
+            if len(xs):
+                out[k] = ((xs.mean() + 0.5) / w, (ys.mean() + k * h // 3 + 0.5) / h, 1.0)
+        return out
+
+
+def test_pose_run_and_streaming_equal_offline(selection, tmp_path, monkeypatch):
+    from harnets_core import pose
+
+    monkeypatch.setitem(pose.EXTRACTORS, "test-bands", BandCentroids)
+    options = fr.PoseOptions(view="top", size_hw=(48, 80), rate_hz=5.0, window_s=1.2, hop_s=0.4)
+    prepared = fr.prepare_pose(selection, options, {"name": "test-bands"}, tmp_path / "cache", model_options=TINY_MODEL)
+    assert prepared.train.x.dtype == np.float32 and prepared.train.x.shape[1:] == (6, 9)
+    assert prepared.meta["preprocessing"]["settings"] == {"name": "test-bands"}
+    result, _ = train_run(prepared, _train_config(), tmp_path / "run")
+    video = InhardLayout(selection.root).session_video("P02_R01")
+    timeline = fr.predict_video(result.model_path, video, mode="timeline")
+    loaded = load_model(result.model_path)
+    windows = fr.frame_windows_for_model(loaded, selection, ["P02_R01"], cache=FrameCache(tmp_path / "cache"))
+    sf = windows.meta["sessions"][0]
+    pos = np.searchsorted(sf.stamps_ns, [p.stamp_ns for p in timeline.predictions])
+    pipeline = pipeline_from_meta(loaded.meta)
+    enc = pipeline.normalizer(fr.pose_encodings(sf.data))  # (M, D)
+    x = enc[pos[:, None] - 5 + np.arange(6)[None, :]]  # (N, T, D)
+    np.testing.assert_allclose(np.stack([p.probabilities for p in timeline.predictions]),
+                               fr.predict_window_probs(loaded.model, x), atol=1e-5)

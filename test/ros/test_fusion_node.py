@@ -1,0 +1,75 @@
+"""Fusion node as a process over real DDS: two Activity streams with different class sets
+and orders, fused by class name; a stale input left out; a bad input counted, node alive."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray
+
+from conftest import spin_until
+from harnets.msg import Activity
+from harnets_ros.common import RESULT_QOS, ns_to_time, time_to_ns
+
+S = 1_000_000_000
+
+
+def activity(stamp_ns: int, start_ns: int, names, ids, probs, latency_ms: float, source: str) -> Activity:
+    msg = Activity(source=source, class_names=list(names), class_ids=list(ids),
+                   probabilities=[float(p) for p in probs], latency_ms=float(latency_ms))
+    msg.header.stamp = ns_to_time(stamp_ns)
+    msg.header.frame_id = f"{source}_frame"
+    msg.window_start = ns_to_time(start_ns)
+    k = int(np.argmax(probs))
+    msg.label, msg.class_id, msg.confidence = names[k], int(ids[k]), float(probs[k])
+    return msg
+
+
+def test_fusion_node_combines_two_streams(start_node, ros_node):
+    proc = start_node("fusion_node", {"inputs": ["act/skeleton", "act/rgb"], "weights": [3.0, 1.0], "staleness_s": 0.5,
+                                      "output_topic": "act/fused"}, name="activity_fusion")
+    fused: list[Activity] = []
+    diags = []
+    out = ros_node.create_subscription(Activity, "act/fused", fused.append, RESULT_QOS)
+    ros_node.create_subscription(DiagnosticArray, "/diagnostics",
+                                 lambda m: diags.extend(s for s in m.status if s.name == "/activity_fusion"), 10)
+    skel = ros_node.create_publisher(Activity, "act/skeleton", RESULT_QOS)
+    rgb = ros_node.create_publisher(Activity, "act/rgb", RESULT_QOS)
+    connected = lambda: skel.get_subscription_count() > 0 and rgb.get_subscription_count() > 0 and out.get_publisher_count() > 0  # noqa: E731
+    assert spin_until(ros_node, connected, 15.0), proc.log()
+
+    skel.publish(activity(10 * S, 8 * S, ["No action", "Picking left"], [0, 1], [0.6, 0.4], 4.0, "skeleton"))
+    assert spin_until(ros_node, lambda: len(fused) >= 1, 10.0), proc.log()
+    rgb.publish(activity(10 * S + 40_000_000, 9 * S, ["Picking left", "Assemble system", "No action"], [1, 4, 0],
+                         [0.5, 0.3, 0.2], 30.0, "rgb"))
+    assert spin_until(ros_node, lambda: len(fused) >= 2, 10.0), proc.log()
+
+    first, both = fused[0], fused[1]
+    assert first.source == "fusion" and list(first.class_names) == ["No action", "Picking left"]
+    np.testing.assert_allclose(first.probabilities, [0.6, 0.4], rtol=1e-6)
+
+    assert list(both.class_names) == ["No action", "Picking left", "Assemble system"]  # by class id
+    assert list(both.class_ids) == [0, 1, 4]
+    expected = [0.75 * 0.6 + 0.25 * 0.2, 0.75 * 0.4 + 0.25 * 0.5, 0.25 * 0.3]
+    np.testing.assert_allclose(both.probabilities, expected, rtol=1e-5)
+    assert sum(both.probabilities) == pytest.approx(1.0, abs=1e-6)
+    assert both.label == "No action" and both.class_id == 0
+    assert both.confidence == pytest.approx(expected[0], rel=1e-5)
+    assert time_to_ns(both.header.stamp) == 10 * S + 40_000_000  # newest used
+    assert time_to_ns(both.window_start) == 8 * S  # oldest used
+    assert both.header.frame_id == "rgb_frame"  # that of the newest input
+    assert 30.0 <= both.latency_ms < 1000.0  # max input latency + fusion time
+    assert both.model_id == ""
+
+    # Skeleton moves 1 s ahead: rgb (1 s behind) is stale and left out.
+    skel.publish(activity(11 * S, 10 * S, ["No action", "Picking left"], [0, 1], [0.1, 0.9], 4.0, "skeleton"))
+    assert spin_until(ros_node, lambda: len(fused) >= 3, 10.0)
+    assert list(fused[2].class_names) == ["No action", "Picking left"]
+    np.testing.assert_allclose(fused[2].probabilities, [0.1, 0.9], rtol=1e-6)
+
+    # A bad input (3 names, 2 probabilities) is counted as invalid; the node goes on.
+    rgb.publish(activity(11 * S, 10 * S, ["a", "b", "c"], [0, 1, 2], [0.5, 0.5], 1.0, "rgb"))
+    assert spin_until(ros_node, lambda: any(kv.key == "invalid" and int(kv.value) >= 1 for s in diags for kv in s.values), 5.0)
+    rgb.publish(activity(11 * S, 10 * S, ["Picking left"], [1], [1.0], 5.0, "rgb"))
+    assert spin_until(ros_node, lambda: len(fused) >= 4, 10.0)
+    np.testing.assert_allclose(fused[3].probabilities, [0.75 * 0.1, 0.75 * 0.9 + 0.25], rtol=1e-5)
+    assert proc.alive()
