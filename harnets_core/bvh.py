@@ -29,7 +29,9 @@ trailing newline cannot be told from a complete file; every other cut is detecte
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -55,6 +57,9 @@ CHANNEL_NAMES: tuple[str, ...] = (
 
 # Motion-block chunk size in bytes: keeps every temporary of one chunk small (no page faults).
 _CHUNK_BYTES = 1 << 16
+_CHUNK_BYTES_THREADED = 1 << 18
+# Threads parsing motion chunks of a large file (one per core, at most 4).
+_PARSE_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)))
 # Spaces padded before each chunk, so that every 8-byte word read before a token stays inside.
 _MAX_FAST_WIDTH = 16
 _POW10 = 10.0 ** np.arange(0, 23)
@@ -384,19 +389,25 @@ def _parse_chunk(buf: np.ndarray, newlines: np.ndarray, n_channels: int, first_l
                                 is_last_chunk and i == n_lines - 1)
     words = np.ndarray((buf.size - 7,), dtype="<u8", buffer=buf, strides=(1,))  # unaligned
     frac_words = words.take(ends, mode="wrap")      # (N,) last 8 bytes of each token
-    x = frac_words ^ _DOTS                           # '.' -> 0x00
+    tok_len = np.minimum(ends - before, 8).view(np.uint64)
+    x = (frac_words & _KEEP.take(tok_len)) ^ _DOTS  # '.' -> 0x00 (only the token's own bytes)
     dot_flag = ~(((x & _LOW7) + _LOW7) | x | _LOW7)  # 0x80 in each byte that was '.'
     # biased float exponent of the flag = 1030 + 8 * (byte of the highest '.'), 0 if none
     exponent = (dot_flag.astype(np.float64).view(np.int64) >> 52)
     n_frac1 = 8 - ((exponent - 1030) >> 3)           # 1 + digits after the dot (huge if none)
+    no_dot = exponent == 0                           # an integer token ("0", "-10"): no fraction
+    n_frac1[no_dot] = 0
     int_end = ends - n_frac1                         # word ending just before the dot
     first = buf[8:].take(before)
     neg = first == 45
     n_int = int_end - before - (neg | (first == 43))
     n_int = np.minimum(n_int.view(np.uint64), _U(9))
     n_frac = np.minimum((n_frac1 - 1).view(np.uint64), _U(9))
+    n_frac[no_dot] = 0
     int_part, ok = _swar_digits(words.take(int_end, mode="wrap"), n_int)
     frac_part, ok_frac = _swar_digits(frac_words, n_frac)
+    frac_part[no_dot] = 0
+    ok_frac[no_dot] = True
     ok &= ok_frac
     ok &= n_frac <= 7
     mantissa = int_part * _POW10_U64.take(n_frac) + frac_part          # < 10**15, exact
@@ -419,10 +430,14 @@ def _parse_motion(data: bytes, line_starts: np.ndarray, line_stops: np.ndarray,
     if n_lines == 0:
         return out
     avg = max(1, int(line_stops[-1] - line_starts[0]) // n_lines)
-    per_chunk = max(1, _CHUNK_BYTES // avg)
+    total = int(line_stops[-1] - line_starts[0])
+    # Small chunks stay in the CPU cache; with threads, larger ones keep the GIL hand-offs rare.
+    threaded = _PARSE_THREADS > 1 and total > 8 * _CHUNK_BYTES_THREADED
+    per_chunk = max(1, (_CHUNK_BYTES_THREADED if threaded else _CHUNK_BYTES) // avg)
     pad = _MAX_FAST_WIDTH
     view = memoryview(data)
-    for c0 in range(0, n_lines, per_chunk):
+
+    def parse(c0: int) -> None:
         c1 = min(n_lines, c0 + per_chunk)
         b0, b1 = int(line_starts[c0]), int(line_stops[c1 - 1])
         buf = np.empty(pad + (b1 - b0) + 1, dtype=np.uint8)
@@ -432,6 +447,18 @@ def _parse_motion(data: bytes, line_starts: np.ndarray, line_stops: np.ndarray,
         newlines = line_stops[c0:c1] - (b0 - pad)
         out[c0:c1] = _parse_chunk(buf, newlines, n_channels, first_line + c0, path,
                                   last_chunk_ends_file and c1 == n_lines)
+
+    starts = range(0, n_lines, per_chunk)
+    workers = min(_PARSE_THREADS, len(starts)) if threaded else 1
+    if workers <= 1:
+        for c0 in starts:
+            parse(c0)
+        return out
+    # numpy releases the GIL in its loops: chunks parse in parallel on several cores. The
+    # first error (the earliest chunk's, in file order) is raised, as in the serial loop.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(parse, c0) for c0 in starts]:
+            future.result()
     return out
 
 

@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     _add_data_args(p)
     p.add_argument("--modality", default="skeleton", choices=["skeleton"])
+    _add_skeleton_args(p)
     p.add_argument("--layers-grid", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 8, 16])
     p.add_argument("--scenarios", nargs="+", default=["SA", "LA"])

@@ -135,17 +135,21 @@ def skeleton_windows(
         clip = clip_loader(path)
         if clip.skeleton.signature() != pipeline.skeleton.signature():
             raise DatasetError(f"{path}: its skeleton differs from the dataset's first session (joints or channels)")
+        # Per-frame parts once per session (forward kinematics of every frame, in one batch);
+        # each window's features are then built from its frames' parts, exactly as the
+        # streaming recognizer builds them from its ring.
+        parts = pipeline.frame_parts(clip.motion.astype(np.float32))  # (F, S)
         for seg in segs:
             if seg.bvh_end_frame >= clip.n_frames:
                 raise DatasetError(
                     f"{path}: segment {seg.name} ends at BVH frame {seg.bvh_end_frame}, "
                     f"past the file's {clip.n_frames} frames"
                 )
-            batch = segment_windows(clip.motion, seg.bvh_start_frame, seg.bvh_end_frame, index_of[seg.class_id], cfg)
+            batch = segment_windows(parts, seg.bvh_start_frame, seg.bvh_end_frame, index_of[seg.class_id], cfg)
             dropped += batch.n_dropped
             if len(batch.y) == 0:
                 continue
-            xs.append(pipeline.raw_window_features(batch.x))
+            xs.append(pipeline.features_from_parts(batch.x, normalize=False))
             ys.append(batch.y)
             names.extend([session] * len(batch.y))
     if not xs:

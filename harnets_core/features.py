@@ -36,6 +36,8 @@ __all__ = [
     "select_joints",
     "feature_names",
     "skeleton_features",
+    "frame_features",
+    "combine_frame_features",
     "resample",
     "SkeletonFeatures",
     "Normalizer",
@@ -151,6 +153,74 @@ def resample(x: np.ndarray, frame_time_s: float, rate_hz: float) -> np.ndarray:
     return x[i0] * (1.0 - w) + x[i1] * w
 
 
+def _frame_kinds(config: FeatureConfig) -> list[str]:
+    """Per-frame parts stored by :func:`frame_features`: every kind but velocities, plus the
+    relative positions that velocities are derived from."""
+    kinds = [k for k in config.kinds if k != "velocities"]
+    if "velocities" in config.kinds and "relative_positions" not in kinds:
+        kinds.append("relative_positions")
+    return kinds
+
+
+def frame_features(skeleton: Skeleton, motion: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """The per-frame part of the features, (..., S) float64 from motion (..., C).
+
+    Each frame's values depend on that frame alone (forward kinematics, rotations), so they
+    can be computed once per frame, on arrival, and kept: :func:`combine_frame_features` then
+    builds the features of any window from them (velocities need neighbours).
+    """
+    motion = np.asarray(motion, dtype=np.float64)
+    lead = motion.shape[:-1]
+    flat = motion.reshape(-1, motion.shape[-1])                            # (F, C)
+    n = flat.shape[0]
+    idx = select_joints(skeleton, config.joints)
+    root = _root(skeleton)
+    rel_idx = [i for i in idx if i != root]
+    kinds = _frame_kinds(config)
+    world = forward_kinematics(skeleton, flat) if any(k != "rotations" for k in kinds) else None  # (F, J, 3)
+    parts = []
+    for kind in kinds:
+        if kind == "rotations":
+            cols = [c for c, _ in _rotation_columns(skeleton, idx)]
+            ang = np.deg2rad(flat[:, cols])                                # (F, R)
+            parts.append(np.stack([np.sin(ang), np.cos(ang)], axis=-1).reshape(n, -1))
+        elif kind == "positions":
+            parts.append(world[:, idx].reshape(n, -1))
+        else:  # relative_positions
+            parts.append((world[:, rel_idx] - world[:, root:root + 1]).reshape(n, -1))
+    out = np.concatenate(parts, axis=1) if parts else np.zeros((n, 0))
+    return out.reshape(*lead, out.shape[-1])
+
+
+def combine_frame_features(skeleton: Skeleton, frames: np.ndarray, frame_time_s: float,
+                           config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """Features (..., F, D) float64 of windows of per-frame parts (..., F, S) from
+    :func:`frame_features`: the columns of ``config.kinds`` in order; velocities (per second)
+    are the time gradient of the relative positions inside each window."""
+    frames = np.asarray(frames, dtype=np.float64)
+    widths = {}
+    idx = select_joints(skeleton, config.joints)
+    n_rel = 3 * len([i for i in idx if i != _root(skeleton)])
+    for kind in _frame_kinds(config):
+        widths[kind] = {"rotations": 2 * len(_rotation_columns(skeleton, idx)),
+                        "positions": 3 * len(idx), "relative_positions": n_rel}[kind]
+    offsets, pos = {}, 0
+    for kind in _frame_kinds(config):
+        offsets[kind] = slice(pos, pos + widths[kind])
+        pos += widths[kind]
+    if frames.shape[-1] != pos:
+        raise ConfigError(f"per-frame features have {frames.shape[-1]} columns; this config needs {pos}")
+    parts = []
+    for kind in config.kinds:
+        if kind != "velocities":
+            parts.append(frames[..., offsets[kind]])
+        elif frames.shape[-2] > 1:
+            parts.append(np.gradient(frames[..., offsets["relative_positions"]], frame_time_s, axis=-2))
+        else:
+            parts.append(np.zeros_like(frames[..., offsets["relative_positions"]]))
+    return np.concatenate(parts, axis=-1)
+
+
 def skeleton_features(clip_or_skeleton: BvhClip | Skeleton, motion: np.ndarray | None = None,
                       frame_time_s: float | None = None,
                       config: FeatureConfig = FeatureConfig()) -> np.ndarray:
@@ -166,30 +236,7 @@ def skeleton_features(clip_or_skeleton: BvhClip | Skeleton, motion: np.ndarray |
         skeleton = clip_or_skeleton
     if motion is None or frame_time_s is None:
         raise ValueError("skeleton_features(skeleton, motion, frame_time_s, config): motion and frame_time_s needed")
-    motion = np.asarray(motion, dtype=np.float64)                        # (F, C)
-    idx = select_joints(skeleton, config.joints)
-    root = _root(skeleton)
-    rel_idx = [i for i in idx if i != root]
-    need_fk = any(k != "rotations" for k in config.kinds)
-    world = forward_kinematics(skeleton, motion) if need_fk else None   # (F, J, 3)
-    n_frames = motion.shape[0]
-    parts = []
-    for kind in config.kinds:
-        if kind == "rotations":
-            cols = [c for c, _ in _rotation_columns(skeleton, idx)]
-            ang = np.deg2rad(motion[:, cols])                              # (F, R)
-            parts.append(np.stack([np.sin(ang), np.cos(ang)], axis=-1).reshape(n_frames, -1))
-        elif kind == "positions":
-            parts.append(world[:, idx].reshape(n_frames, -1))
-        else:
-            rel = (world[:, rel_idx] - world[:, root:root + 1]).reshape(n_frames, -1)   # (F, 3R)
-            if kind == "relative_positions":
-                parts.append(rel)
-            elif n_frames > 1:
-                parts.append(np.gradient(rel, frame_time_s, axis=0))
-            else:
-                parts.append(np.zeros_like(rel))
-    x = np.concatenate(parts, axis=1)                                      # (F, D)
+    x = combine_frame_features(skeleton, frame_features(skeleton, motion, config), frame_time_s, config)  # (F, D)
     if config.resample_hz is not None:
         x = resample(x, frame_time_s, config.resample_hz)
     return x.astype(np.float32)

@@ -23,7 +23,7 @@ import torch
 
 from harnets_core.bvh import Skeleton, format_bvh, parse_bvh
 from harnets_core.errors import ConfigError, ModelFileError, StreamError
-from harnets_core.features import FeatureConfig, Normalizer, skeleton_features
+from harnets_core.features import FeatureConfig, Normalizer, combine_frame_features, feature_names, frame_features
 
 __all__ = [
     "SkeletonPipeline",
@@ -59,7 +59,7 @@ def skeleton_from_meta(skel: dict[str, Any], source: str = "model file") -> Skel
 
 
 def _resample_end_anchored(x: np.ndarray, src_hz: float, dst_hz: float, length: int) -> np.ndarray:
-    """(N, L, D) at src_hz -> (N, length, D) at dst_hz, the last output sample = the last input.
+    """(N, L, D) at src_hz -> (N, length, D) float64 at dst_hz, the last output sample = the last input.
 
     Linear interpolation; output sample k sits at t = t_last - (length - 1 - k) / dst_hz.
     """
@@ -70,8 +70,8 @@ def _resample_end_anchored(x: np.ndarray, src_hz: float, dst_hz: float, length: 
     pos = t_dst * src_hz
     i0 = np.floor(pos).astype(np.int64).clip(0, l - 1)
     i1 = (i0 + 1).clip(0, l - 1)
-    w = (pos - i0).astype(np.float32)[None, :, None]  # (1, T, 1)
-    return (x[:, i0] * (1.0 - w) + x[:, i1] * w).astype(np.float32)
+    w = (pos - i0)[None, :, None]  # (1, T, 1)
+    return x[:, i0] * (1.0 - w) + x[:, i1] * w
 
 
 @dataclass
@@ -100,23 +100,36 @@ class SkeletonPipeline:
         """Model input steps per window (T)."""
         return max(2, int(round(self.window_s * self.rate_hz)))
 
+    def frame_parts(self, motion: np.ndarray) -> np.ndarray:
+        """Per-frame part of the features (..., S) of raw frames (..., C): computed once per
+        frame (forward kinematics); windows are then built from these parts."""
+        motion = np.asarray(motion, dtype=np.float64)
+        if motion.shape[-1] != self.skeleton.n_channels:
+            raise StreamError(f"raw frames with {motion.shape[-1]} channels; the skeleton has {self.skeleton.n_channels}")
+        return frame_features(self.skeleton, motion, self.features)
+
+    def features_from_parts(self, parts: np.ndarray, normalize: bool = True) -> np.ndarray:
+        """(N, L, S) per-frame parts of raw windows -> (N, T, D) float32 model input."""
+        x = combine_frame_features(self.skeleton, parts, self.frame_time_s, self.features)  # (N, L, D)
+        x = _resample_end_anchored(x, 1.0 / self.frame_time_s, self.rate_hz, self.length)  # (N, T, D)
+        if normalize and self.normalizer is not None:
+            x = self.normalizer(x)
+        return x.astype(np.float32)
+
     def raw_window_features(self, raw: np.ndarray) -> np.ndarray:
         """(N, L, C) raw windows -> (N, T, D) features, not normalized."""
         raw = np.asarray(raw, dtype=np.float64)
-        if raw.ndim != 3 or raw.shape[2] != self.skeleton.n_channels:
+        if raw.ndim != 3:
             raise StreamError(f"raw windows of shape {raw.shape}; expected (N, L, {self.skeleton.n_channels})")
-        per_window = [skeleton_features(self.skeleton, w, self.frame_time_s, self.features) for w in raw]
-        feats = np.stack(per_window) if per_window else np.zeros((0, raw.shape[1], self.dim), np.float32)
-        return _resample_end_anchored(feats, 1.0 / self.frame_time_s, self.rate_hz, self.length)
+        return self.features_from_parts(self.frame_parts(raw), normalize=False)
 
     def window_features(self, raw: np.ndarray) -> np.ndarray:
         """(N, L, C) raw windows -> (N, T, D) normalized float32 model input."""
-        x = self.raw_window_features(raw)
-        return x if self.normalizer is None else self.normalizer(x).astype(np.float32)
+        return self.features_from_parts(self.frame_parts(raw))
 
     @property
     def dim(self) -> int:
-        return int(skeleton_features(self.skeleton, np.zeros((2, self.skeleton.n_channels)), self.frame_time_s, self.features).shape[1])
+        return len(feature_names(self.skeleton, self.features))
 
     def to_meta(self) -> dict[str, Any]:
         return {

@@ -116,8 +116,8 @@ def train_run(prepared: Prepared, config: TrainConfig, out_dir: str | Path, *, r
     out = Path(out_dir)
     result = fit(
         prepared.model,
-        ArrayDataset(prepared.train.x, prepared.train.y),
-        ArrayDataset(prepared.val.x, prepared.val.y),
+        _dataset(prepared.train),
+        _dataset(prepared.val),
         config,
         out,
         prepared.meta,
@@ -125,6 +125,12 @@ def train_run(prepared: Prepared, config: TrainConfig, out_dir: str | Path, *, r
     )
     metrics = evaluate_arrays(load_model(result.model_path), prepared.val, prepared.train.y, out / "report", history=result.history)
     return result, metrics
+
+
+def _dataset(windows: WindowSet) -> Any:
+    """The window set as a torch Dataset: its own lazy one (video frames gathered on access)
+    or its arrays."""
+    return windows.meta.get("dataset") or ArrayDataset(windows.x, windows.y)
 
 
 @torch.no_grad()

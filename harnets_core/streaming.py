@@ -157,6 +157,7 @@ class SkeletonRecognizer(StreamingRecognizer):
             hop_s=hop_s,
             max_gap_s=max_gap_s,
         )
+        self.reset()
         skel = loaded.meta.skeleton or {}
         self.joint_names = list(skel.get("joint_names", []))
         self.channel_names = list(skel.get("channel_names", []))
@@ -175,6 +176,11 @@ class SkeletonRecognizer(StreamingRecognizer):
         except ModelFileError as err:
             raise StreamError(f"{where}: {err}") from err
 
+    def reset(self) -> None:
+        super().reset()
+        self._parts: deque = deque(maxlen=self.length)  # per-frame feature parts, aligned with the ring's newest
+        self._new = 0  # frames pushed since the last inference
+
     def _encode(self, sample: Any) -> np.ndarray:
         values = np.asarray(sample, dtype=np.float32).reshape(-1)
         if values.size != self.n_channels:
@@ -182,11 +188,17 @@ class SkeletonRecognizer(StreamingRecognizer):
         if not np.isfinite(values).all():
             bad = int(np.flatnonzero(~np.isfinite(values))[0])
             raise StreamError(f"skeleton frame has a non-finite value at channel {bad} ({self.channel_names[bad]})")
+        self._new += 1
         return values
 
     @torch.no_grad()
     def _infer(self, window: np.ndarray) -> np.ndarray:
-        x = self.pipeline.window_features(window[None])  # (1, T, D)
+        # Forward kinematics once per frame: only the frames new since the last window (in one
+        # batch), the older ones' parts are kept.
+        new = min(self._new, len(window))
+        self._parts.extend(self.pipeline.frame_parts(window[len(window) - new:]))
+        self._new = 0
+        x = self.pipeline.features_from_parts(np.stack(self._parts)[None])  # (1, T, D)
         logits = self.model(torch.from_numpy(x))  # (1, K)
         return torch.softmax(logits, dim=-1)[0].numpy().astype(np.float32)
 

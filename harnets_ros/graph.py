@@ -82,14 +82,24 @@ def graph_spec(
     namespace: str = "",
     use_sim_time: bool = False,
     fusion: bool | None = None,
+    skeleton_topic: str | None = None,
+    image_topic: str | None = None,
+    image_transport: str | None = None,
 ) -> GraphSpec:
-    """Which nodes to start with which models (the choice launch/harnets.launch.py makes)."""
+    """Which nodes to start with which models (the choice launch/harnets.launch.py makes).
+    Topics left None keep the parameter file's."""
     _, share = package_paths()
     nodes = []
     models = {"skeleton_node": skeleton_model, "image_node": rgb_model, "pose_node": pose_model}
     for exe, model in models.items():
         if model is not None:
-            nodes.append(NodeSpec(exe, {"model_path": str(Path(model).resolve())}))
+            params: dict[str, Any] = {"model_path": str(Path(model).resolve())}
+            topic = skeleton_topic if exe == "skeleton_node" else image_topic
+            if topic:
+                params["input_topic"] = topic
+            if exe != "skeleton_node" and image_transport:
+                params["image_transport"] = image_transport
+            nodes.append(NodeSpec(exe, params))
     if not nodes:
         raise HarnetsError("the graph needs at least one model (skeleton, rgb or pose)")
     if fusion if fusion is not None else len(nodes) > 1:

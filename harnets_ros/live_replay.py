@@ -85,12 +85,10 @@ def replay_live(
     result_bag = out / "result_bag"
     if result_bag.exists():
         raise BagError(f"{result_bag}: already exists (choose another --out)")
-    spec = graph_spec(skeleton_model=models.get("skeleton"), rgb_model=models.get("rgb"), pose_model=models.get("pose"),
-                      use_sim_time=True)
     sources = [s for s in ("skeleton", "rgb", "pose") if s in models]
     expected = sources + (["fusion"] if len(sources) > 1 else [])
     rclpy.init()
-    graph = NodeGraph(spec, log_dir=out / "node_logs")
+    graph: NodeGraph | None = None
     gt_stream: list[TimedLabel] = []
     try:
         with AnyReader([bag]) as reader, BagWriter(result_bag, typestore=make_typestore()) as writer:
@@ -98,6 +96,13 @@ def replay_live(
             if not sensor:
                 raise BagError(f"{bag}: no sensor topic for the models {sources}")
             player = _Player(sensor, writer, print_activities)
+            skeleton_topic = next((t for t, m in sensor.items() if m == "harnets/msg/SkeletonFrame"), None)
+            image_topic = next((t for t, m in sensor.items() if m != "harnets/msg/SkeletonFrame"), None)
+            transport = "compressed" if image_topic and sensor[image_topic].endswith("CompressedImage") else "raw"
+            graph = NodeGraph(graph_spec(skeleton_model=models.get("skeleton"), rgb_model=models.get("rgb"),
+                                         pose_model=models.get("pose"), use_sim_time=True, skeleton_topic=skeleton_topic,
+                                         image_topic=image_topic, image_transport=transport),
+                              log_dir=out / "node_logs")
             graph.start(player)
             _wait_for_subscribers(player, timeout_s=10.0)
             conns = [c for c in reader.connections if c.topic in sensor or c.msgtype == ACTIVITY_TYPE]
@@ -124,7 +129,8 @@ def replay_live(
                 graph.check_alive()
             _drain(player, last_ns, sources, timeout_s=5.0)
     finally:
-        graph.stop()
+        if graph is not None:
+            graph.stop()
         rclpy.try_shutdown()
     from harnets_core.timeline import activities_from_bag
 

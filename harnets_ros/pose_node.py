@@ -41,7 +41,7 @@ class PoseNode(ImageNode):
             if extractor == "blazepose" and importlib.util.find_spec("mediapipe") is None:
                 raise ConfigError(f"{path}: a BlazePose keypoint model; mediapipe is not installed: {MEDIAPIPE_HINT}")
         try:
-            return load_recognizer(path, modality="pose", hop_s=self.hop_s, max_gap_s=self.max_gap_s)
+            return load_recognizer(path, modality="pose", hop_s=self.hop_s or None, max_gap_s=self.max_gap_s)
         except HarnetsError:
             raise
         except ImportError as err:  # the extractor's optional dependency

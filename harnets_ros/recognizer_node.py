@@ -34,7 +34,7 @@ class RecognizerNode(LifecycleNode):
         self.model_path = declare(self, "model_path", "", "Model file (.safetensors) written by `harnets train`.")
         self.input_topic = declare(self, "input_topic", self.default_input, "Topic of the sensor input.")
         self.output_topic = declare(self, "output_topic", "activity", "Topic of the harnets/Activity output.")
-        self.hop_s = declare(self, "hop_s", 0.25, "Seconds of sensor time between two predictions.")
+        self.hop_s = declare(self, "hop_s", 0.0, "Seconds of sensor time between two predictions; 0: the model's training hop.")
         self.max_gap_s = declare(self, "max_gap_s", 0.5, "A gap in sensor stamps longer than this (or a stamp going backwards) restarts the window.")
         self.queue_size = declare(self, "queue_size", 256, "Messages held between ingest and inference; older ones are dropped (counted).")
         self.process_rate_hz = declare(self, "process_rate_hz", 100.0, "Rate of the inference loop that drains the queue, in Hz.")

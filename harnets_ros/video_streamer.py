@@ -27,6 +27,7 @@ from harnets_ros.common import SENSOR_QOS, Diagnostics, declare, ns_to_time, run
 __all__ = ["VideoStreamer", "main"]
 
 _MAX_BURST = 5  # frames published per tick when catching up after a slow tick
+_SETTLE_S = 0.5  # wait_for_subscriber: start this long after a subscriber is first seen
 
 
 def compressed_topic(topic: str) -> str:
@@ -48,7 +49,7 @@ class VideoStreamer(Node):
         self.frame_id = declare(self, "frame_id", "camera", "frame_id of the published images.")
         self.rate = declare(self, "rate", 1.0, "File mode: playback speed (1.0 = the file's frame rate).")
         self.loop = declare(self, "loop", False, "File mode: start again at the end.")
-        self.wait_for_subscriber = declare(self, "wait_for_subscriber", False, "File mode: start the file (and t0) only once a subscriber is connected.")
+        self.wait_for_subscriber = declare(self, "wait_for_subscriber", False, "File mode: start the file (and t0) only 0.5 s after a subscriber is connected.")
         if self.transport not in ("raw", "compressed"):
             raise ConfigError(f"parameter image_transport = {self.transport!r}: use 'raw' or 'compressed'")
         if not self.rate > 0:
@@ -75,6 +76,7 @@ class VideoStreamer(Node):
         self.create_timer(1.0, self._publish_diagnostics)
         self._index = 0
         self._done = False
+        self._seen_subscriber_s: float | None = None
         self._t0_ns = self.get_clock().now().nanoseconds
         self._wall0 = time.monotonic()
         period_s = 1.0 / (self.fps * (self.rate if self._cap is None else 1.0))
@@ -97,7 +99,7 @@ class VideoStreamer(Node):
                 return
             self._publish(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self.get_clock().now().nanoseconds)
             return
-        if self._index == 0 and self.wait_for_subscriber and self._pub.get_subscription_count() == 0:
+        if self._index == 0 and self.wait_for_subscriber and not self._subscriber_settled():
             self._t0_ns = self.get_clock().now().nanoseconds
             self._wall0 = time.monotonic()
             return
@@ -118,6 +120,16 @@ class VideoStreamer(Node):
         if due - self._index > self.fps:  # more than 1 s behind (slow host): re-anchor the schedule (counted)
             self.diag.count("schedule_resets")
             self._wall0 += (due - self._index) / (self.rate * self.fps)
+
+    def _subscriber_settled(self) -> bool:
+        """A subscriber has been seen for _SETTLE_S (discovery completes on each side on its own:
+        frames sent right after this side sees the reader can still be lost there)."""
+        if self._pub.get_subscription_count() == 0:
+            self._seen_subscriber_s = None
+            return False
+        if self._seen_subscriber_s is None:
+            self._seen_subscriber_s = time.monotonic()
+        return time.monotonic() - self._seen_subscriber_s >= _SETTLE_S
 
     def _publish(self, rgb: np.ndarray, stamp_ns: int) -> None:
         if self.transport == "compressed":

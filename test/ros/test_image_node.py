@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import array
 import importlib.util
-import time
 from pathlib import Path
 
 import cv2
@@ -79,6 +78,7 @@ class Graph:
     def wait_subscribed(self) -> None:
         connected = lambda: self.pub.get_subscription_count() > 0 and self.sub.get_publisher_count() > 0  # noqa: E731
         assert spin_until(self.node, connected, 10.0), "the node never connected"
+        spin_until(self.node, lambda: False, 0.5)  # the node's side of the match too (discovery is per side)
 
     def publish_paced(self, msgs, period_s: float = 0.03) -> None:
         for msg in msgs:

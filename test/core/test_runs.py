@@ -1,0 +1,77 @@
+"""Training, evaluation and prediction through the `harnets` command line."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from harnets_core.cli import main
+from harnets_core.inhard import InhardLayout
+from harnets_core.modelfile import read_meta
+
+pytestmark = pytest.mark.slow
+
+
+def test_trained_model_beats_chance_and_majority_on_validation_sessions(trained_skeleton_run: Path):
+    metrics = json.loads((trained_skeleton_run / "report" / "metrics.json").read_text())
+    base = metrics["baselines"]
+    assert metrics["sessions"] == ["P01_R02"]  # the official validation session only
+    assert metrics["accuracy"] > base["majority_accuracy"] + 0.1
+    assert metrics["macro_f1"] > base["chance_macro_f1"] + 0.2
+    for name in ("confusion_matrix.png", "confusion_matrix.csv", "per_class.csv", "training_curves.png"):
+        assert (trained_skeleton_run / "report" / name).stat().st_size > 0
+
+
+def test_model_file_describes_itself(trained_skeleton_run: Path):
+    meta = read_meta(trained_skeleton_run / "model.safetensors")
+    assert meta.class_names == ["Consult sheets", "Picking left", "Assemble system"]
+    assert meta.class_ids == [1, 6, 11]
+    assert set(meta.preprocessing) >= {"kind", "features", "normalizer"}
+    assert meta.window["raw_length"] == 200 and meta.window["length"] == 50
+    assert len(meta.skeleton["joint_names"]) == 59 and len(meta.skeleton["channel_names"]) == 354
+    data = meta["data"]
+    assert set(data["train_sessions"]).isdisjoint(data["val_sessions"])  # split by session
+    assert meta.train_config["batch_size"] == 16
+
+
+def test_evaluate_writes_a_report(trained_skeleton_run: Path, synth_root: Path, tmp_path: Path, capsys):
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(trained_skeleton_run / "model.safetensors"), "--data", str(synth_root), "--out", str(out)]) == 0
+    assert "accuracy" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    with open(out / "confusion_matrix.csv") as fh:
+        rows = list(csv.reader(fh))[1:]
+    assert sum(int(v) for row in rows for v in row[1:]) == metrics["n"]
+
+
+def test_predict_a_segmented_clip_and_a_session_timeline(trained_skeleton_run: Path, synth_root: Path, tmp_path: Path, capsys):
+    model = trained_skeleton_run / "model.safetensors"
+    layout = InhardLayout(synth_root)
+    seg = next(s for s in layout.annotations("online") if s.session == "P01_R02" and s.class_name == "Assemble system")
+    assert main(["predict", str(layout.segmented_bvh(seg)), "--model", str(model)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0].split(": ")[1].startswith(("Consult sheets", "Picking left", "Assemble system"))
+    assert all(name in printed for name in ("Consult sheets", "Picking left", "Assemble system"))
+    out = tmp_path / "timeline.csv"
+    assert main(["predict", str(layout.session_bvh("P01_R02")), "--model", str(model), "--out", str(out)]) == 0
+    with open(out) as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) > 100 and {"time_s", "label", "confidence", "p_Assemble system"} <= set(rows[0])
+    assert (tmp_path / "timeline.png").stat().st_size > 0
+    times = [float(r["time_s"]) for r in rows]
+    assert times == sorted(times)
+
+
+def test_prediction_on_another_skeleton_is_a_clear_error(trained_skeleton_run: Path, real_clip_path: Path, tmp_path: Path, capsys):
+    text = real_clip_path.read_text().replace("JOINT Spine1", "JOINT Chest", 1)
+    other = tmp_path / "other.bvh"
+    other.write_text(text)
+    assert main(["predict", str(other), "--model", str(trained_skeleton_run / "model.safetensors")]) == 2
+    assert "Chest" in capsys.readouterr().err
+
+
+def test_train_rejects_an_unknown_class(synth_root: Path, tmp_path: Path, capsys):
+    assert main(["train", "skeleton", "--data", str(synth_root), "--out", str(tmp_path / "r"), "--classes", "Juggling"]) == 2
+    assert "Juggling" in capsys.readouterr().err
