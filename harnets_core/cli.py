@@ -166,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--use-sim-time", action="store_true")
     p.add_argument("--bvh", type=Path, default=None, help="also stream this BVH file (skeleton streamer)")
     p.add_argument("--video", type=Path, default=None, help="also stream this video (video streamer)")
+    p.add_argument("--loop", action="store_true", help="stream --bvh / --video in a loop")
     p.add_argument("--print-activities", action="store_true")
     p.add_argument("--duration-s", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
 

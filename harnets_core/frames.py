@@ -87,10 +87,12 @@ FRAME_VIEWS: tuple[str, ...] = ("top", "left", "right", "full")
 DEFAULT_RGB_SIZE_HW: tuple[int, int] = (48, 80)
 """Default RGB model input (H, W): HARNets' 3:5 aspect ratio at half of video's
 DEFAULT_VIEW_SIZE_HW (96 x 160). The CNN is trained end to end, so per-frame features cannot be
-cached: every epoch runs the CNN forward AND backward on every frame of every window. At
-48 x 80 the small encoder costs ~4x less than at 96 x 160, which keeps a training epoch on the
-default synthetic data (221 windows of 10 frames) at 2 s on 2 idle CPU cores (20 to 40 s when
-the cores are shared), and the body, bench, sheets and shelf still span several pixels. Pass ``size_hw=(96, 160)`` or more with a GPU."""
+cached in training: every epoch runs the CNN forward AND backward on every frame of every
+window. At 48 x 80 the small encoder costs ~4x less than at 96 x 160, which keeps a 15-epoch
+run on the default synthetic data at 1 to 3 minutes on 2 shared CPU cores
+(docs/RESULTS_RGB.md), and the body, bench, sheets and shelf still span several pixels (the
+operator is about 25 px tall in the side views, 15 px across in the top view). Pass
+``size_hw=(96, 160)`` or more with a GPU."""
 
 CACHE_DIRNAME = ".harnets_cache"
 """Default frame cache folder, under the dataset root."""
@@ -162,6 +164,8 @@ class RgbOptions(_FrameOptions):
     encoder: str = "small"
     encoder_config: dict[str, Any] = field(default_factory=dict)
     feature_dim: int = 128
+    feature_dropout: float = 0.3  # dropout on the per-frame features (training only)
+    augment: bool = True  # random shift and brightness / contrast of training windows
 
 
 @dataclass
@@ -319,18 +323,44 @@ class FrameWindows:
 
 class FrameWindowDataset(Dataset):
     """(window (T, 3, h, w) uint8 tensor, label int64 tensor) pairs, gathered lazily from
-    :class:`FrameWindows` (``.y`` holds all labels, as training.dataset_labels reads them)."""
+    :class:`FrameWindows` (``.y`` holds all labels, as training.dataset_labels reads them).
 
-    def __init__(self, x: FrameWindows, y: np.ndarray) -> None:
+    ``augment`` (training windows only, :func:`prepare_rgb`): each window gets ONE random
+    shift of up to ``max_shift`` pixels (edges repeated) and one brightness / contrast change
+    of up to ``jitter`` (relative), the same for all its frames, so the motion inside the
+    window is untouched. No flips: left and right mean different actions. Random numbers come
+    from torch's generator, which the trainer seeds."""
+
+    def __init__(self, x: FrameWindows, y: np.ndarray, *, augment: bool = False,
+                 max_shift: int = 4, jitter: float = 0.2) -> None:
         if len(x) != len(y):
             raise ConfigError(f"FrameWindowDataset: {len(x)} windows but {len(y)} labels")
         self.x, self.y = x, np.asarray(y, dtype=np.int64)
+        self.augment, self.max_shift, self.jitter = bool(augment), int(max_shift), float(jitter)
 
     def __len__(self) -> int:
         return len(self.x)
 
+    def _augmented(self, window: np.ndarray) -> np.ndarray:
+        """(T, 3, h, w) uint8 -> the same shape, shifted and jittered as one clip."""
+        s = self.max_shift
+        if s > 0:
+            dy, dx = (int(v) for v in torch.randint(-s, s + 1, (2,)))
+            padded = np.pad(window, ((0, 0), (0, 0), (s, s), (s, s)), mode="edge")
+            h, w = window.shape[-2:]
+            window = padded[..., s + dy : s + dy + h, s + dx : s + dx + w]
+        if self.jitter > 0:
+            gain, offset = (1.0 + self.jitter * (2.0 * torch.rand(2) - 1.0)).tolist()
+            mean = float(window.mean())
+            out = (window.astype(np.float32) - mean) * gain + mean * offset  # contrast, brightness
+            window = np.clip(out, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(window)
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.from_numpy(self.x[int(i)]), torch.tensor(self.y[int(i)], dtype=torch.int64)
+        window = self.x[int(i)]  # (T, 3, h, w) uint8
+        if self.augment:
+            window = self._augmented(window)
+        return torch.from_numpy(window), torch.tensor(self.y[int(i)], dtype=torch.int64)
 
 
 def frame_windows(
@@ -429,6 +459,8 @@ def prepare_rgb(
                              rate_hz=options.rate_hz, window_s=options.window_s)
     train = frame_windows(selection, selection.train_sessions, pipeline, cache, options.hop_s)
     val = frame_windows(selection, selection.val_sessions, pipeline, cache, options.hop_s)
+    if options.augment:
+        train.meta["dataset"] = FrameWindowDataset(train.x, train.y, augment=True)
     config = CNNLSTMConfig(
         num_classes=len(selection.class_ids),
         height=options.size_hw[0],
@@ -436,6 +468,7 @@ def prepare_rgb(
         encoder=options.encoder,
         encoder_config=dict(options.encoder_config),
         feature_dim=options.feature_dim,
+        feature_dropout=options.feature_dropout,
         hidden_size=model_options.hidden_size,
         num_layers=model_options.num_layers,
         dropout=model_options.dropout,

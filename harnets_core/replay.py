@@ -174,22 +174,18 @@ def _as_dict(metrics: Any) -> dict[str, Any]:
 
 
 def print_headline(metrics: Mapping[str, Any], out_dir: str | Path) -> None:
-    """One line per source: frame accuracy, macro-F1, F1@0.5, detection delay."""
+    """One line per source: frame accuracy, macro-F1, F1@0.5, detection delay, latency."""
     for src, m in metrics["sources"].items():
-        frame = m.get("frame", m)
-        acc = frame.get("accuracy") if isinstance(frame, dict) else None
-        f1 = frame.get("macro_f1") if isinstance(frame, dict) else None
-        seg = m.get("segment_f1", {})
-        f1_50 = seg.get("0.5", seg.get(0.5)) if isinstance(seg, dict) else None
-        delay = (m.get("delay") or {}).get("mean_s") if isinstance(m.get("delay"), dict) else None
-        parts = [f"{src:<9}"]
-        if acc is not None:
-            parts.append(f"frame accuracy {acc:.3f}")
-        if f1 is not None:
-            parts.append(f"macro-F1 {f1:.3f}")
+        frame = m.get("frame") or {}
+        f1_50 = (m.get("segment_f1") or {}).get("0.5", {}).get("f1")
+        delay = m.get("delay") or {}
+        latency = m.get("latency") or {}
+        parts = [f"{src:<9}", f"frame accuracy {frame.get('accuracy', 0):.3f}", f"macro-F1 {frame.get('macro_f1', 0):.3f}"]
         if f1_50 is not None:
             parts.append(f"F1@0.5 {f1_50:.3f}")
-        if delay is not None:
-            parts.append(f"mean detection delay {delay:.2f} s")
+        if delay.get("mean_s") is not None:
+            parts.append(f"detection delay {delay['mean_s']:.2f} s (missed {100 * delay.get('miss_rate', 0):.0f} %)")
+        if latency.get("p95_ms") is not None:
+            parts.append(f"latency p95 {latency['p95_ms']:.1f} ms")
         print("  ".join(parts))
     print(f"report: {Path(out_dir) / 'report.md'}")

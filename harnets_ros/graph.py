@@ -85,6 +85,8 @@ def graph_spec(
     skeleton_topic: str | None = None,
     image_topic: str | None = None,
     image_transport: str | None = None,
+    loop: bool = False,
+    hop_s: float | None = None,
 ) -> GraphSpec:
     """Which nodes to start with which models (the choice launch/harnets.launch.py makes).
     Topics left None keep the parameter file's."""
@@ -99,6 +101,8 @@ def graph_spec(
                 params["input_topic"] = topic
             if exe != "skeleton_node" and image_transport:
                 params["image_transport"] = image_transport
+            if hop_s is not None:
+                params["hop_s"] = float(hop_s)
             nodes.append(NodeSpec(exe, params))
     if not nodes:
         raise HarnetsError("the graph needs at least one model (skeleton, rgb or pose)")
@@ -106,9 +110,9 @@ def graph_spec(
         inputs = [{"skeleton_node": "activity/skeleton", "image_node": "activity/rgb", "pose_node": "activity/pose"}[n.executable] for n in nodes]
         nodes.append(NodeSpec("fusion_node", {"inputs": inputs}))
     if bvh is not None:
-        nodes.append(NodeSpec("skeleton_streamer", {"bvh_path": str(Path(bvh).resolve())}))
+        nodes.append(NodeSpec("skeleton_streamer", {"bvh_path": str(Path(bvh).resolve()), "loop": loop}))
     if video is not None:
-        nodes.append(NodeSpec("video_streamer", {"video_path": str(Path(video).resolve())}))
+        nodes.append(NodeSpec("video_streamer", {"video_path": str(Path(video).resolve()), "loop": loop}))
     return GraphSpec(nodes, Path(config) if config else share / "config" / "harnets.yaml", namespace, use_sim_time)
 
 
@@ -192,7 +196,7 @@ def run_graph(args: Any) -> int:
     """`harnets graph`: start the graph, print activities, stop on Ctrl-C or --duration-s."""
     spec = graph_spec(config=args.config, skeleton_model=args.skeleton_model, rgb_model=args.rgb_model,
                       pose_model=args.pose_model, bvh=args.bvh, video=args.video, namespace=args.namespace,
-                      use_sim_time=args.use_sim_time)
+                      use_sim_time=args.use_sim_time, loop=args.loop)
     rclpy.init()
     control = Node("harnets_graph")
     graph = NodeGraph(spec, log_dir=Path(os.environ.get("ROS_LOG_DIR", "/tmp")) / "harnets_graph")

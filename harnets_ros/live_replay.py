@@ -76,9 +76,12 @@ def replay_live(
     *,
     rate: float = 1.0,
     print_activities: bool = False,
-    hop_s: float = 0.25,
 ) -> dict[str, Any]:
-    """Start the graph (use_sim_time) with `models`, play `bag` into it, record and score."""
+    """Start the graph (use_sim_time) with `models`, play `bag` into it, record and score.
+    The recognizers run at their models' training hop, as the offline replay does."""
+    from harnets_core.modelfile import read_meta
+
+    hops_ns = {src: int(float(read_meta(path).window["hop_s"]) * 1e9) for src, path in models.items()}
     bag = Path(bag)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -101,12 +104,12 @@ def replay_live(
             transport = "compressed" if image_topic and sensor[image_topic].endswith("CompressedImage") else "raw"
             graph = NodeGraph(graph_spec(skeleton_model=models.get("skeleton"), rgb_model=models.get("rgb"),
                                          pose_model=models.get("pose"), use_sim_time=True, skeleton_topic=skeleton_topic,
-                                         image_topic=image_topic, image_transport=transport),
+                                         image_topic=image_topic, image_transport=transport, hop_s=0.0),
                               log_dir=out / "node_logs")
             graph.start(player)
             _wait_for_subscribers(player, timeout_s=10.0)
             conns = [c for c in reader.connections if c.topic in sensor or c.msgtype == ACTIVITY_TYPE]
-            wall0, t0 = time.monotonic(), None
+            wall0, t0, last_wall = time.monotonic(), None, 0.0
             step_end = None
             last_ns = BAG_START_NS
             for conn, stamp_ns, raw in reader.messages(connections=conns):
@@ -123,7 +126,11 @@ def replay_live(
                         rclpy.spin_once(player, timeout_sec=min(delay, 0.01))
                         delay = (stamp_ns - t0) / 1e9 / rate - (time.monotonic() - wall0)
                 else:
-                    step_end = _lockstep(player, stamp_ns, t0, step_end, hop_s, sources)
+                    step_end = _lockstep(player, stamp_ns, t0, step_end, hops_ns)
+                    # at most one message a millisecond: a burst must not overflow the nodes' input
+                    while time.monotonic() - last_wall < 0.001:
+                        rclpy.spin_once(player, timeout_sec=0.0005)
+                    last_wall = time.monotonic()
                 player.publish(conn.topic, stamp_ns, raw)
                 rclpy.spin_once(player, timeout_sec=0)
                 graph.check_alive()
@@ -150,30 +157,34 @@ def _wanted(msgtype: str, sources: list[str]) -> bool:
 
 
 def _wait_for_subscribers(player: _Player, timeout_s: float) -> None:
-    """Discovery: wait until each sensor topic has a subscriber before playing."""
+    """Discovery: wait until each sensor topic has a subscriber before playing (and a moment
+    more: each side completes discovery on its own, the first messages could be lost)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if all(pub.get_subscription_count() > 0 for pub in player.pubs.values()):
+            settle = time.monotonic() + 0.5
+            while time.monotonic() < settle:
+                rclpy.spin_once(player, timeout_sec=0.05)
             return
         rclpy.spin_once(player, timeout_sec=0.05)
     raise BagError(f"no subscriber on {[t for t, p in player.pubs.items() if p.get_subscription_count() == 0]} after {timeout_s:.0f} s")
 
 
-def _lockstep(player: _Player, stamp_ns: int, t0: int, step_end: int | None, hop_s: float, sources: list[str]) -> int:
-    """Rate 0: before crossing into the next hop of sensor time, wait (up to 2 s) until every
-    recognizer has published for the hop just sent."""
-    hop_ns = int(hop_s * 1e9)
+def _lockstep(player: _Player, stamp_ns: int, t0: int, step_end: int | None, hops_ns: Mapping[str, int]) -> int:
+    """Rate 0: before crossing into the next step of sensor time (the shortest model hop),
+    wait (up to 2 s) until every recognizer has published for the data already sent."""
+    step_ns = min(hops_ns.values())
     if step_end is None:
-        return t0 + hop_ns
+        return t0 + step_ns
     if stamp_ns < step_end:
         return step_end
     deadline = time.monotonic() + 2.0
     warm = step_end - t0 > 3 * 1e9  # recognizers answer only once their window is full
     while warm and time.monotonic() < deadline:
-        if all(player.newest.get(s, 0) >= step_end - hop_ns for s in sources):
+        if all(player.newest.get(s, 0) >= step_end - hop - 20_000_000 for s, hop in hops_ns.items()):
             break
         rclpy.spin_once(player, timeout_sec=0.005)
-    return step_end + hop_ns * max(1, (stamp_ns - step_end) // hop_ns + 1)
+    return step_end + step_ns * max(1, (stamp_ns - step_end) // step_ns + 1)
 
 
 def _drain(player: _Player, last_ns: int, sources: list[str], timeout_s: float) -> None:

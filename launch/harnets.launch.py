@@ -5,33 +5,88 @@
 
 Recognizers are lifecycle nodes: each is configured (loads its model) when its process
 starts and activated (subscribes) once configured. A modality runs when its model is given;
-the fusion node runs when two or more do. The same graph starts without `ros2 launch`
-through `harnets graph` (harnets_ros/graph.py).
+the fusion node runs when two or more do. The demo streamers (bvh:=, video:=) start once
+every recognizer is active, so that no recording is played to a graph not yet listening.
+
+Parameters, weakest first: the node's section of config_file (also under a namespace, where
+the file's plain `skeleton_recognizer:` keys would not match `/cell1/skeleton_recognizer`),
+then what the launch arguments set. The same graph starts without `ros2 launch` through
+`harnets graph` (harnets_ros/graph.py).
 """
+from pathlib import Path
+from typing import List
+
+import yaml
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.actions import DeclareLaunchArgument, EmitEvent, LogInfo, OpaqueFunction, RegisterEventHandler
 from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
+from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 from lifecycle_msgs.msg import Transition
 
+# (name, default, description, choices or None): declared in this order (see --show-args).
 ARGUMENTS = [
-    ("config_file", [FindPackageShare("harnets"), "/config/harnets.yaml"], "Parameter file of the nodes."),
-    ("namespace", "", "Namespace of every node and topic (e.g. the workcell's name)."),
-    ("use_sim_time", "false", "Use /clock (rosbag replay) instead of the wall clock."),
-    ("skeleton_model", "", "Skeleton LSTM model file; empty: no skeleton recognizer."),
-    ("rgb_model", "", "RGB CNN-LSTM model file; empty: no image recognizer."),
-    ("pose_model", "", "Pose-keypoint LSTM model file (needs harnets[pose]); empty: no pose recognizer."),
-    ("skeleton_topic", "skeleton", "Input topic of harnets/msg/SkeletonFrame."),
-    ("image_topic", "camera/image_raw", "Input topic of the camera images."),
-    ("image_transport", "raw", "raw (sensor_msgs/Image) or compressed (sensor_msgs/CompressedImage)."),
-    ("activity_topic", "activity", "Output topic of the fused activity (or of the single recognizer's)."),
-    ("bvh", "", "Optional BVH file to stream as SkeletonFrame (demo without a suit)."),
-    ("video", "", "Optional video file to stream as images (demo without cameras)."),
+    ("config_file", [FindPackageShare("harnets"), "/config/harnets.yaml"], "Parameter file of the nodes.", None),
+    ("namespace", "", "Namespace of every node and topic (e.g. the workcell's name).", None),
+    ("use_sim_time", "false", "Use /clock (rosbag replay) instead of the wall clock.", None),
+    ("skeleton_model", "", "Skeleton LSTM model file; empty: no skeleton recognizer.", None),
+    ("rgb_model", "", "RGB CNN-LSTM model file; empty: no image recognizer.", None),
+    ("pose_model", "", "Pose-keypoint LSTM model file (needs harnets[pose]); empty: no pose recognizer.", None),
+    ("skeleton_topic", "skeleton", "Input topic of harnets/msg/SkeletonFrame.", None),
+    ("image_topic", "camera/image_raw", "Input topic of the camera images.", None),
+    ("image_transport", "raw", "raw (sensor_msgs/Image) or compressed (sensor_msgs/CompressedImage).", ["raw", "compressed"]),
+    ("activity_topic", "activity", "Output topic of the fused activity (or of the single recognizer's).", None),
+    ("bvh", "", "Optional BVH file to stream as SkeletonFrame (demo without a suit); starts once the recognizers are active.", None),
+    ("video", "", "Optional video file to stream as images (demo without cameras); starts once the recognizers are active.", None),
 ]
+
+
+def _declare(name, default, description, choices):
+    if choices:
+        return DeclareLaunchArgument(name, default_value=default, description=description, choices=choices)
+    return DeclareLaunchArgument(name, default_value=default, description=description)
+
+
+def _typed(value):
+    """A parameter value for launch_ros: strings kept strings (launch_ros would read 'true' or
+    '1' as YAML otherwise), other values as they are."""
+    if isinstance(value, str):
+        return ParameterValue(value, value_type=str)
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+        return ParameterValue(list(value), value_type=List[str])
+    return value
+
+
+def _flatten(params, prefix=""):
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        elif not (isinstance(value, (list, tuple)) and not value):  # launch_ros refuses empty lists
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _config_section(config, namespace, name):
+    """ros__parameters of node `name` in the parameter file: the `/**` section, then the
+    node's own (`name`, `/name`, `/**/name`, `/<namespace>/name`), later ones winning."""
+    fq = f"/{namespace}/{name}" if namespace else f"/{name}"
+    wanted = [{"/**"}, {f"/{name}", f"/**/{name}"}, {fq}]
+    params = {}
+    for keys in wanted:
+        for key, section in config.items():
+            if ("/" + str(key).lstrip("/")) in keys and isinstance(section, dict):
+                params.update(_flatten(section.get("ros__parameters") or {}))
+    return params
+
+
+def _params(config, namespace, name, common, overrides):
+    merged = {**_config_section(config, namespace, name), **common, **overrides}
+    return {key: _typed(value) for key, value in merged.items()}
 
 
 def _lifecycle_bring_up(node):
@@ -48,11 +103,44 @@ def _lifecycle_bring_up(node):
     ]
 
 
+def _after_all_active(nodes, actions):
+    """`actions` once every lifecycle node of `nodes` has reached 'active' (right away if none)."""
+    if not nodes or not actions:
+        return list(actions)
+    pending = {id(node) for node in nodes}
+    started = []
+
+    def on_active(node):
+        def _function(context):
+            pending.discard(id(node))
+            if pending or started:
+                return None
+            started.append(True)
+            return [LogInfo(msg="harnets: recognizers active, starting the streamers"), *actions]
+        return _function
+
+    return [
+        RegisterEventHandler(OnStateTransition(target_lifecycle_node=node, goal_state="active",
+                                               entities=[OpaqueFunction(function=on_active(node))]))
+        for node in nodes
+    ]
+
+
 def _graph(context):
-    arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
-    namespace = arg["namespace"]
-    sim_time = arg["use_sim_time"].lower() in ("true", "1", "yes")
-    common = [arg["config_file"], {"use_sim_time": sim_time}]
+    arg = {name: LaunchConfiguration(name).perform(context) for name, _, _, _ in ARGUMENTS}
+    namespace = arg["namespace"].strip("/")
+    sim_time = arg["use_sim_time"].strip().lower() in ("true", "1", "yes")
+    config_file = arg["config_file"]
+    if not Path(config_file).is_file():
+        raise RuntimeError(f"config_file {config_file!r}: no such parameter file")
+    config = yaml.safe_load(Path(config_file).read_text()) or {}
+    common = {"use_sim_time": sim_time}
+
+    def parameters(name, overrides):
+        # The file itself first (any section of it rcl matches), then this node's section of it
+        # with the launch arguments on top, under the node's fully qualified name.
+        return [config_file, _params(config, namespace, name, common, overrides)]
+
     image_in = arg["image_topic"] + ("/compressed" if arg["image_transport"] == "compressed" and not arg["image_topic"].endswith("/compressed") else "")
     recognizers = [
         ("skeleton_model", "skeleton_node", "skeleton_recognizer", arg["skeleton_topic"], "activity/skeleton"),
@@ -62,31 +150,36 @@ def _graph(context):
     active = [r for r in recognizers if arg[r[0]]]
     fused = len(active) > 1
     actions = []
+    lifecycle_nodes = []
     for model_arg, executable, name, input_topic, output_topic in active:
-        params = {"model_path": arg[model_arg], "input_topic": input_topic,
-                  "output_topic": output_topic if fused else arg["activity_topic"]}
+        overrides = {"model_path": str(Path(arg[model_arg]).expanduser().resolve()), "input_topic": input_topic,
+                     "output_topic": output_topic if fused else arg["activity_topic"]}
         if executable != "skeleton_node":
-            params["image_transport"] = arg["image_transport"]
+            overrides["image_transport"] = arg["image_transport"]
         node = LifecycleNode(package="harnets", executable=executable, name=name, namespace=namespace,
-                             parameters=[*common, params], output="screen")
+                             parameters=parameters(name, overrides), output="screen")
+        lifecycle_nodes.append(node)
         actions += [node, *_lifecycle_bring_up(node)]
     if fused:
         actions.append(Node(package="harnets", executable="fusion_node", name="activity_fusion", namespace=namespace,
-                            parameters=[*common, {"inputs": [r[4] for r in active], "weights": [1.0] * len(active),
-                                                  "output_topic": arg["activity_topic"]}],
+                            parameters=parameters("activity_fusion", {
+                                "inputs": [r[4] for r in active], "weights": [1.0] * len(active),
+                                "output_topic": arg["activity_topic"]}),
                             output="screen"))
+    streamers = []
     if arg["bvh"]:
-        actions.append(Node(package="harnets", executable="skeleton_streamer", name="skeleton_streamer", namespace=namespace,
-                            parameters=[*common, {"bvh_path": arg["bvh"], "topic": arg["skeleton_topic"]}], output="screen"))
+        streamers.append(Node(package="harnets", executable="skeleton_streamer", name="skeleton_streamer", namespace=namespace,
+                              parameters=parameters("skeleton_streamer", {
+                                  "bvh_path": str(Path(arg["bvh"]).expanduser().resolve()), "topic": arg["skeleton_topic"]}),
+                              output="screen"))
     if arg["video"]:
-        actions.append(Node(package="harnets", executable="video_streamer", name="video_streamer", namespace=namespace,
-                            parameters=[*common, {"video_path": arg["video"], "topic": image_in,
-                                                  "image_transport": arg["image_transport"]}], output="screen"))
-    return actions
+        streamers.append(Node(package="harnets", executable="video_streamer", name="video_streamer", namespace=namespace,
+                              parameters=parameters("video_streamer", {
+                                  "video_path": str(Path(arg["video"]).expanduser().resolve()), "topic": image_in,
+                                  "image_transport": arg["image_transport"]}),
+                              output="screen"))
+    return actions + _after_all_active(lifecycle_nodes, streamers)
 
 
 def generate_launch_description():
-    return LaunchDescription(
-        [DeclareLaunchArgument(name, default_value=default, description=description) for name, default, description in ARGUMENTS]
-        + [OpaqueFunction(function=_graph)]
-    )
+    return LaunchDescription([_declare(*argument) for argument in ARGUMENTS] + [OpaqueFunction(function=_graph)])

@@ -93,6 +93,30 @@ def test_options_validate_and_sequence_length_sets_the_window():
 
 
 # ----------------------------------------------------------------------------- windows and cache
+def test_training_augmentation_shifts_whole_windows_only_when_asked():
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (12, 16, 20, 3), dtype=np.uint8)]  # (M, h, w, 3)
+    index = np.array([[0, 1, 2, 3], [4, 5, 6, 7]])
+    x = fr.FrameWindows(frames, np.zeros(2, np.int64), index)
+    y = np.array([0, 1])
+    plain = fr.FrameWindowDataset(x, y)
+    assert np.array_equal(plain[1][0].numpy(), x[1]) and int(plain[1][1]) == 1
+    torch.manual_seed(0)
+    aug = fr.FrameWindowDataset(x, y, augment=True, max_shift=3, jitter=0.0)
+    shifted = [aug[0][0].numpy() for _ in range(8)]
+    assert all(w.shape == (4, 3, 16, 20) and w.dtype == np.uint8 for w in shifted)
+    assert any(not np.array_equal(w, x[0]) for w in shifted)
+    # one shift per window: some (dy, dx) maps every frame of the window the same way
+    w = shifted[0]
+    found = False
+    for dy in range(-3, 4):
+        for dx in range(-3, 4):
+            ref = np.pad(x[0], ((0, 0), (0, 0), (3, 3), (3, 3)), mode="edge")[..., 3 + dy : 19 + dy, 3 + dx : 23 + dx]
+            found |= np.array_equal(w, ref)
+    assert found
+    assert fr.RgbOptions().augment  # on by default for training windows
+
+
 def test_windows_lie_inside_one_segment_of_one_session(selection, tmp_path):
     pipeline = FramePipeline(kind="rgb", view="left", size_hw=(24, 40), rate_hz=5.0, window_s=1.2)
     ws = fr.frame_windows(selection, SESSIONS, pipeline, FrameCache(tmp_path), hop_s=0.4)

@@ -88,6 +88,55 @@ def test_default_small_encoder_at_96x160_and_wide_encoder():
     assert set(ENCODERS) >= {"small", "wide"}
 
 
+@pytest.mark.parametrize("encoder", ["small", "wide"])
+@pytest.mark.parametrize("norm", ["group", "batch", "none"])
+def test_encoder_norm_option(encoder, norm):
+    kinds = {"group": nn.GroupNorm, "batch": nn.BatchNorm2d, "none": None}
+    extra = {"convs_per_block": 1} if encoder == "wide" else {}
+    model = small_cnn(encoder=encoder, encoder_config={"channels": [8, 16], "norm": norm, **extra})
+    found = {type(m) for m in model.encoder.modules()} & {nn.GroupNorm, nn.BatchNorm2d}
+    assert found == ({kinds[norm]} if kinds[norm] else set())
+    assert model(torch.rand(2, 3, 3, 24, 32)).shape == (2, 3)
+    rebuilt = build_model("cnn_lstm", model_config_dict(model))
+    assert rebuilt.config.encoder_config["norm"] == norm
+    with pytest.raises(ConfigError, match="norm"):
+        small_cnn(encoder=encoder, encoder_config={"channels": [8, 16], "norm": "layer", **extra})
+
+
+def test_default_encoder_uses_group_norm_so_train_and_eval_agree():
+    """GroupNorm (the default) has no running statistics: a frame's features do not depend
+    on the batch or on train/eval mode (BatchNorm's running statistics made validation
+    swing from epoch to epoch)."""
+    torch.manual_seed(0)
+    model = CNNLSTM(CNNLSTMConfig(num_classes=4, height=48, width=80))
+    assert any(isinstance(m, nn.GroupNorm) for m in model.encoder.modules())
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert model.encoder.out_dim == 64 * 3 * 5  # 3 blocks, a 3 x 5 grid at 48 x 80
+    frames = torch.randint(0, 256, (6, 3, 48, 80), dtype=torch.uint8)
+    with torch.no_grad():
+        model.train()
+        train_feats = model.encoder(frames.float() / 255.0)
+        one = model.encoder(frames[:1].float() / 255.0)
+        model.eval()
+        eval_feats = model.encoder(frames.float() / 255.0)
+    assert torch.allclose(train_feats, eval_feats, atol=1e-5)
+    assert torch.allclose(train_feats[:1], one, atol=1e-5)
+    global_pool = build_model("cnn_lstm", {"num_classes": 2, "height": 48, "width": 80, "encoder_config": {"grid_hw": None}})
+    assert global_pool.encoder.out_dim == 64
+
+
+def test_input_standardization_and_mean_head():
+    model = small_cnn(input_mean=0.4, input_std=0.2)
+    frames = torch.rand(2, 4, 3, 24, 32)
+    with torch.no_grad():
+        feats = model.encode_frames(frames[:, 0])
+        assert torch.allclose(feats, model.project(model.encoder((frames[:, 0] - 0.4) / 0.2)), atol=1e-6)
+    assert isinstance(model.mean_head, nn.Linear)
+    assert small_cnn(mean_head=False).mean_head is None
+    with pytest.raises(ConfigError, match="input_std"):
+        small_cnn(input_std=0.0)
+
+
 class TinyEncoder(nn.Module):
     def __init__(self, in_channels: int = 3, width: int = 4) -> None:
         super().__init__()
