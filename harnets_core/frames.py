@@ -164,8 +164,8 @@ class RgbOptions(_FrameOptions):
     encoder: str = "small"
     encoder_config: dict[str, Any] = field(default_factory=dict)
     feature_dim: int = 128
-    feature_dropout: float = 0.3  # dropout on the per-frame features (training only)
-    augment: bool = True  # random shift and brightness / contrast of training windows
+    feature_dropout: float = 0.0  # dropout on the per-frame features (training only)
+    augment: bool = False  # random shift and brightness / contrast of training windows
 
 
 @dataclass

@@ -10,12 +10,14 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import rclpy
+import yaml
 from rclpy.node import Node
 
 from harnets.msg import Activity
@@ -26,6 +28,7 @@ from harnets_ros.lifecycle_client import bring_up
 __all__ = ["GraphSpec", "NodeGraph", "package_paths", "graph_spec", "run_graph", "format_activity"]
 
 LIFECYCLE = {"skeleton_node", "image_node", "pose_node"}
+STREAMERS = {"skeleton_streamer", "video_streamer"}
 NODE_NAMES = {
     "skeleton_node": "skeleton_recognizer",
     "image_node": "image_recognizer",
@@ -125,33 +128,54 @@ class NodeGraph:
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def _command(self, node: NodeSpec) -> list[str]:
-        args = [sys.executable, str(self.lib / node.executable), "--ros-args", "--params-file", str(self.spec.config)]
-        for key, value in node.params.items():
-            args += ["-p", f"{key}:={_param_literal(value)}"]
+    def _params_file(self, node: NodeSpec) -> Path:
+        """The node's section of the parameter file plus this graph's overrides, under a
+        wildcard key (`/**/name`) so that it applies in any namespace."""
+        try:
+            config = yaml.safe_load(self.spec.config.read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise HarnetsError(f"{self.spec.config}: cannot read the parameter file: {err}") from err
+        params = dict((config.get(node.name) or {}).get("ros__parameters") or {})
+        params.update(node.params)
         if self.spec.use_sim_time:
-            args += ["-p", "use_sim_time:=true"]
+            params["use_sim_time"] = True
+        path = self._tmp / f"{node.name}.yaml"
+        path.write_text(yaml.safe_dump({f"/**/{node.name}": {"ros__parameters": params}}))
+        return path
+
+    def _command(self, node: NodeSpec) -> list[str]:
+        args = [sys.executable, str(self.lib / node.executable), "--ros-args", "--params-file", str(self._params_file(node))]
         if self.spec.namespace:
             args += ["-r", f"__ns:=/{self.spec.namespace.strip('/')}"]
         return args
 
+    def _launch(self, node: NodeSpec) -> None:
+        out = subprocess.DEVNULL
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{node.name}.log", "w")
+        self.procs[node.name] = subprocess.Popen(
+            self._command(node), stdout=out, stderr=subprocess.STDOUT,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+
     def start(self, control: Node, timeout_s: float = 60.0) -> None:
+        """Recognizers and fusion first; once every recognizer is active, the streamers (a
+        short file would otherwise be over before the models are loaded)."""
         if not self.spec.config.exists():
             raise HarnetsError(f"{self.spec.config}: parameter file not found")
+        self._tmp = Path(tempfile.mkdtemp(prefix="harnets_graph_"))
+        streamers = [n for n in self.spec.nodes if n.executable in STREAMERS]
         for node in self.spec.nodes:
-            out = subprocess.DEVNULL
-            if self.log_dir is not None:
-                self.log_dir.mkdir(parents=True, exist_ok=True)
-                out = open(self.log_dir / f"{node.name}.log", "w")
-            self.procs[node.name] = subprocess.Popen(
-                self._command(node), stdout=out, stderr=subprocess.STDOUT,
-                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-            )
+            if node not in streamers:
+                self._launch(node)
         ns = self.spec.namespace.strip("/")
         for node in self.spec.nodes:
             if node.executable in LIFECYCLE:
                 self.check_alive()
                 bring_up(control, f"/{ns}/{node.name}" if ns else f"/{node.name}", timeout_s)
+        for node in streamers:
+            self._launch(node)
 
     def check_alive(self) -> None:
         for name, proc in self.procs.items():
@@ -170,16 +194,6 @@ class NodeGraph:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-def _param_literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_param_literal(v) for v in value) + "]"
-    if isinstance(value, str):
-        return f"'{value}'"
-    return str(value)
 
 
 def format_activity(msg: Activity) -> str:

@@ -43,6 +43,8 @@ class _Player(Node):
         super().__init__("harnets_replay")
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
         self.types = dict(topics)
+        self._executor = rclpy.executors.SingleThreadedExecutor()
+        self._executor.add_node(self)
         self.pubs = {topic: self.create_publisher(TYPES[msgtype], topic, SENSOR_QOS) for topic, msgtype in topics.items()}
         self.writer = writer
         self.print_activities = print_activities
@@ -61,6 +63,10 @@ class _Player(Node):
         self.received += 1
         if self.print_activities:
             print(format_activity(msg), flush=True)
+
+    def spin(self, timeout_s: float) -> None:
+        """Handle what has arrived (Activity messages, lifecycle answers)."""
+        self._executor.spin_once(timeout_sec=timeout_s)
 
     def publish(self, topic: str, stamp_ns: int, raw: bytes) -> None:
         clock = Clock()
@@ -109,7 +115,7 @@ def replay_live(
             graph.start(player)
             _wait_for_subscribers(player, timeout_s=10.0)
             conns = [c for c in reader.connections if c.topic in sensor or c.msgtype == ACTIVITY_TYPE]
-            wall0, t0, last_wall = time.monotonic(), None, 0.0
+            wall0, t0, last_wall, last_spin = time.monotonic(), None, 0.0, 0.0
             step_end = None
             last_ns = BAG_START_NS
             for conn, stamp_ns, raw in reader.messages(connections=conns):
@@ -123,17 +129,19 @@ def replay_live(
                 if rate > 0:
                     delay = (stamp_ns - t0) / 1e9 / rate - (time.monotonic() - wall0)
                     while delay > 0:
-                        rclpy.spin_once(player, timeout_sec=min(delay, 0.01))
+                        player.spin(min(delay, 0.01))
                         delay = (stamp_ns - t0) / 1e9 / rate - (time.monotonic() - wall0)
                 else:
                     step_end = _lockstep(player, stamp_ns, t0, step_end, hops_ns)
                     # at most one message a millisecond: a burst must not overflow the nodes' input
                     while time.monotonic() - last_wall < 0.001:
-                        rclpy.spin_once(player, timeout_sec=0.0005)
+                        time.sleep(0.0002)
                     last_wall = time.monotonic()
                 player.publish(conn.topic, stamp_ns, raw)
-                rclpy.spin_once(player, timeout_sec=0)
-                graph.check_alive()
+                if time.monotonic() - last_spin > 0.005:
+                    player.spin(0)
+                    graph.check_alive()
+                    last_spin = time.monotonic()
             _drain(player, last_ns, sources, timeout_s=5.0)
     finally:
         if graph is not None:
@@ -164,26 +172,26 @@ def _wait_for_subscribers(player: _Player, timeout_s: float) -> None:
         if all(pub.get_subscription_count() > 0 for pub in player.pubs.values()):
             settle = time.monotonic() + 0.5
             while time.monotonic() < settle:
-                rclpy.spin_once(player, timeout_sec=0.05)
+                player.spin(0.05)
             return
-        rclpy.spin_once(player, timeout_sec=0.05)
+        player.spin(0.05)
     raise BagError(f"no subscriber on {[t for t, p in player.pubs.items() if p.get_subscription_count() == 0]} after {timeout_s:.0f} s")
 
 
 def _lockstep(player: _Player, stamp_ns: int, t0: int, step_end: int | None, hops_ns: Mapping[str, int]) -> int:
     """Rate 0: before crossing into the next step of sensor time (the shortest model hop),
-    wait (up to 2 s) until every recognizer has published for the data already sent."""
+    wait (up to 0.5 s) until every recognizer has published for the data already sent."""
     step_ns = min(hops_ns.values())
     if step_end is None:
         return t0 + step_ns
     if stamp_ns < step_end:
         return step_end
-    deadline = time.monotonic() + 2.0
+    deadline = time.monotonic() + 0.5
     warm = step_end - t0 > 3 * 1e9  # recognizers answer only once their window is full
     while warm and time.monotonic() < deadline:
         if all(player.newest.get(s, 0) >= step_end - hop - 20_000_000 for s, hop in hops_ns.items()):
             break
-        rclpy.spin_once(player, timeout_sec=0.005)
+        player.spin(0.005)
     return step_end + step_ns * max(1, (stamp_ns - step_end) // step_ns + 1)
 
 
@@ -193,7 +201,7 @@ def _drain(player: _Player, last_ns: int, sources: list[str], timeout_s: float) 
     quiet_since = time.monotonic()
     count = player.received
     while time.monotonic() < deadline:
-        rclpy.spin_once(player, timeout_sec=0.05)
+        player.spin(0.05)
         if player.received != count:
             count, quiet_since = player.received, time.monotonic()
         elif time.monotonic() - quiet_since > 1.0:

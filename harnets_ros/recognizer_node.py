@@ -14,6 +14,7 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
 from harnets.msg import Activity
@@ -46,7 +47,10 @@ class RecognizerNode(LifecycleNode):
         self._process_group = MutuallyExclusiveCallbackGroup()
         self.diag = Diagnostics(self.get_fully_qualified_name())
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
+        # Compute and reporting run on the steady clock: with use_sim_time and no /clock yet,
+        # the node still drains its queue and reports.
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self._diag_timer = self.create_timer(1.0, self._publish_diagnostics, clock=self._steady)
         self._queue: deque = deque(maxlen=max(1, int(self.queue_size)))
         self.recognizer: Any = None
         self._pub = None
@@ -81,7 +85,7 @@ class RecognizerNode(LifecycleNode):
         self._sub = self.create_subscription(self.msg_type, self.input_topic, self._ingest,
                                              sensor_qos(self.input_depth), callback_group=self._ingest_group)
         self._timer = self.create_timer(1.0 / float(self.process_rate_hz), self._process,
-                                        callback_group=self._process_group)
+                                        callback_group=self._process_group, clock=self._steady)
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
