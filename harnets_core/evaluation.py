@@ -40,10 +40,13 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.nd
     return cm
 
 
-def _per_class(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(precision, recall, f1, support) per class from a confusion matrix; 0 where undefined."""
-    tp = np.diag(cm).astype(np.float64)
-    predicted, support = cm.sum(axis=0), cm.sum(axis=1)
+def per_class_scores(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(precision, recall, f1, support) per class (K,) from a confusion matrix (K, K) or
+    (K, K + extra) whose extra columns are predictions outside the classes (they count
+    against recall only); 0 where undefined."""
+    k = cm.shape[0]
+    tp = np.diag(cm[:, :k]).astype(np.float64)
+    predicted, support = cm[:, :k].sum(axis=0), cm.sum(axis=1)
     precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
     recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
     denom = precision + recall
@@ -62,7 +65,7 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 def macro_f1_from_confusion(cm: np.ndarray) -> float:
     """Macro-F1 of a confusion matrix (K, K), over the classes with support > 0."""
-    _, _, f1, support = _per_class(np.asarray(cm))
+    _, _, f1, support = per_class_scores(np.asarray(cm))
     return float(f1[support > 0].mean()) if (support > 0).any() else 0.0
 
 
@@ -83,7 +86,7 @@ def compute_metrics(y_true: Sequence[int], y_pred: Sequence[int], class_names: S
     if bad.any():
         raise ValueError(f"labels must be in 0..{k - 1} for {k} class names; got {sorted(set(y_true[bad]) | set(y_pred[bad]))[:5]}")
     cm = confusion(y_true, y_pred, k)
-    precision, recall, f1, support = _per_class(cm)
+    precision, recall, f1, support = per_class_scores(cm)
     return {
         "n": n,
         "accuracy": float((y_true == y_pred).mean()) if n else 0.0,

@@ -40,6 +40,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from harnets_core.evaluation import per_class_scores
+
 __all__ = [
     "NONE",
     "IOU_THRESHOLDS",
@@ -201,21 +203,13 @@ def frame_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_ids: Sequence[in
     t_idx = np.array([col[c] for c in t.tolist()], dtype=np.int64)
     p_idx = np.array([col.get(c, k) for c in p.tolist()], dtype=np.int64)
     np.add.at(confusion, (t_idx, p_idx), 1)
-    per_class: dict[int, dict[str, float]] = {}
+    precision, recall, f1, support = per_class_scores(confusion)  # the "none" column counts against recall
+    per_class = {
+        c: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(support[i])}
+        for i, c in enumerate(ids)
+    }
     present = set(t.tolist()) | (set(p.tolist()) - {NONE})
-    f1s = []
-    for i, c in enumerate(ids):
-        tp = confusion[i, i]
-        support = confusion[i].sum()
-        predicted = confusion[:, i].sum()
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[c] = {
-            "precision": float(precision), "recall": float(recall), "f1": float(f1), "support": int(support)
-        }
-        if c in present:
-            f1s.append(f1)
+    f1s = [f1[i] for i, c in enumerate(ids) if c in present]
     n = int(keep.sum())
     accuracy = float((t == p).sum() / n) if n else 0.0
     return FrameMetrics(n, accuracy, float(np.mean(f1s)) if f1s else 0.0, per_class, confusion, ids)

@@ -97,3 +97,4 @@ def test_write_report_without_history(tmp_path):
     paths = write_report(tmp_path, compute_metrics([0, 1], [1, 1], ["a", "b"]), ["a", "b"])
     assert "training_curves" not in paths and not (tmp_path / "training_curves.png").exists()
     assert paths["confusion_matrix_png"].is_file()
+
