@@ -26,6 +26,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from harnets_core.errors import ConfigError, StreamError
+from harnets_core.predictions import TopClass
 
 __all__ = ["FusedPrediction", "LateFusion", "SourceInput"]
 
@@ -47,7 +48,7 @@ class SourceInput:
 
 
 @dataclass(frozen=True)
-class FusedPrediction:
+class FusedPrediction(TopClass):
     """One fused activity; same read API as harnets_core.streaming.Prediction."""
 
     stamp_ns: int  # newest stamp used
@@ -61,22 +62,6 @@ class FusedPrediction:
     newest_source: str = ""  # key of the source whose stamp is the output's stamp
     source: str = "fusion"
     model_id: str = ""
-
-    @property
-    def index(self) -> int:
-        return int(np.argmax(self.probabilities))
-
-    @property
-    def label(self) -> str:
-        return self.class_names[self.index]
-
-    @property
-    def class_id(self) -> int:
-        return self.class_ids[self.index]
-
-    @property
-    def confidence(self) -> float:
-        return float(self.probabilities[self.index])
 
 
 def _class_order(name: str, class_id: int) -> tuple[int, int, str]:

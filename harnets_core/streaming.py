@@ -21,6 +21,7 @@ import torch
 from harnets_core.errors import ModelFileError, StreamError
 from harnets_core.modelfile import LoadedModel, check_skeleton, load_model, model_id
 from harnets_core.pipeline import FrameSampler, pipeline_from_meta
+from harnets_core.predictions import TopClass
 
 __all__ = [
     "Prediction",
@@ -32,7 +33,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Prediction:
+class Prediction(TopClass):
     """One recognized activity for one window of samples."""
 
     stamp_ns: int  # time of the NEWEST sample in the window
@@ -42,22 +43,6 @@ class Prediction:
     class_names: tuple[str, ...]
     class_ids: tuple[int, ...]
     probabilities: np.ndarray  # (K,) float32, sums to 1
-
-    @property
-    def index(self) -> int:
-        return int(np.argmax(self.probabilities))
-
-    @property
-    def label(self) -> str:
-        return self.class_names[self.index]
-
-    @property
-    def class_id(self) -> int:
-        return self.class_ids[self.index]
-
-    @property
-    def confidence(self) -> float:
-        return float(self.probabilities[self.index])
 
 
 class StreamingRecognizer:
