@@ -76,3 +76,15 @@ def test_prediction_on_another_skeleton_is_a_clear_error(trained_skeleton_run: P
 def test_train_rejects_an_unknown_class(synth_root: Path, tmp_path: Path, capsys):
     assert main(["train", "skeleton", "--data", str(synth_root), "--out", str(tmp_path / "r"), "--classes", "Juggling"]) == 2
     assert "Juggling" in capsys.readouterr().err
+
+
+def test_synth_and_info_commands(tmp_path: Path, trained_skeleton_run: Path, capsys):
+    out = tmp_path / "data"
+    assert main(["synth", str(out), "--sessions", "P01_R01", "P01_R02", "--duration-s", "8", "--no-videos", "--seed", "4"]) == 0
+    assert "2 sessions" in capsys.readouterr().out
+    assert sorted(InhardLayout(out).sessions()) == ["P01_R01", "P01_R02"]
+    assert main(["synth", str(out), "--no-videos"]) == 2  # never overwrites silently
+    assert "exists" in capsys.readouterr().err
+    assert main(["info", str(trained_skeleton_run / "model.safetensors")]) == 0
+    info = capsys.readouterr().out
+    assert info.startswith("model_id: model.safetensors@") and '"class_names"' in info and "hierarchy_bvh" not in info
