@@ -33,6 +33,9 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--class-limit", type=int, default=None, help="keep the N most frequent classes of the train sessions")
     g.add_argument("--scenario", default="all", choices=["all", "SA", "LA"], help="SA: segments shorter than --sa-threshold-s; LA: the others")
     g.add_argument("--sa-threshold-s", type=float, default=3.0, help="duration separating short (SA) from long (LA) activities")
+    g.add_argument("--layout", default="auto", choices=["auto", "online", "segmented"],
+                   help="online: session BVHs + Online/Labels; segmented: one BVH per segment + Segmented/Labels; "
+                        "auto: online when Online/Skeleton has every annotated session")
 
 
 def _add_train_args(p: argparse.ArgumentParser, epochs: int = 300) -> None:
@@ -123,8 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="the HARNets grid: layers x batch size x scenario")
     p.add_argument("--out", type=Path, required=True)
     _add_data_args(p)
-    p.add_argument("--modality", default="skeleton", choices=["skeleton"])
+    p.add_argument("--modality", default="skeleton", choices=["skeleton", "rgb"],
+                   help="skeleton (IMU rows) or rgb (CNN-LSTM; rows RGB-SP = top view, RGB = side view)")
     _add_skeleton_args(p)
+    g = p.add_argument_group("video (--modality rgb)")
+    g.add_argument("--view", default="top", choices=["top", "left", "right"], help="mosaic quadrant: top = RGB-SP, left/right = RGB")
+    g.add_argument("--height", type=int, default=None)
+    g.add_argument("--width", type=int, default=None)
+    g.add_argument("--video-rate-hz", type=float, default=None, help="frames per second taken from the video")
+    g.add_argument("--window-s", type=float, default=None)
+    g.add_argument("--sequence-length", type=int, default=None, help="frames per window (sets the window with --video-rate-hz)")
+    g.add_argument("--video-hop-s", type=float, default=None, help="seconds between video windows")
+    g.add_argument("--encoder", default="small", help="per-frame CNN encoder: small (CPU) or wide (GPU)")
+    g.add_argument("--cache", type=Path, default=None, help="decoded-frame cache folder (default: DATA/.harnets_cache)")
     p.add_argument("--layers-grid", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 8, 16])
     p.add_argument("--scenarios", nargs="+", default=["SA", "LA"])
@@ -194,7 +208,7 @@ def _selection(args: argparse.Namespace) -> Any:
 
     classes = None if args.classes is None else [int(c) if str(c).isdigit() else c for c in args.classes]
     return select_data(args.data, split=args.split, classes=classes, class_limit=args.class_limit,
-                       scenario=args.scenario, threshold_s=args.sa_threshold_s)
+                       scenario=args.scenario, threshold_s=args.sa_threshold_s, layout=getattr(args, "layout", "auto"))
 
 
 def _skeleton_options(args: argparse.Namespace) -> Any:
@@ -236,8 +250,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
     from harnets_core.runs import ModelOptions, train_run
 
+    torch.manual_seed(args.seed)  # the model's initial weights (fit seeds the rest)
     selection = _selection(args)
     model_options = ModelOptions(hidden_size=args.hidden_size, num_layers=args.layers, dropout=args.dropout)
     if args.modality == "skeleton":

@@ -1,8 +1,19 @@
 """Training windows from an InHARD-layout dataset (the real one or `harnets synth`'s).
 
-Windows are cut inside annotated segments of ONE session (never across sessions), with the
-geometry of the model's pipeline; sessions are split by the chosen protocol before any
-window exists, so no session is on both sides.
+Two layouts of the download can feed training (``select_data(layout=...)``):
+
+- ``"online"``: ``Online/Labels/InHARD.csv`` and one BVH per session
+  (``Online/Skeleton/<session>.bvh``); windows are cut inside each annotated segment of the
+  session's frames.
+- ``"segmented"``: ``Segmented/Labels/InHARD.csv`` (with its "No action" rows) and one BVH per
+  segment (``Segmented/SkletonSegmented/<Meta_action_label>/<name>.bvh``); the clip IS the
+  segment (its frame 0 is the segment's first frame), so windows are cut over the whole clip.
+- ``"auto"``: online when ``Online/Skeleton`` holds every annotated session of the Online csv,
+  else segmented.
+
+Both use the same pipeline (per-frame parts, then window features) and the same short-segment
+policy. Windows never span two segments or sessions; sessions are split by the chosen protocol
+before any window exists, so no session is on both sides.
 """
 from __future__ import annotations
 
@@ -13,7 +24,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from harnets_core.bvh import BvhClip, read_bvh
-from harnets_core.errors import DatasetError
+from harnets_core.errors import ConfigError, DatasetError
 from harnets_core.inhard import (
     DEFAULT_SCENARIO_THRESHOLD_S,
     InhardLayout,
@@ -25,7 +36,10 @@ from harnets_core.inhard import (
 from harnets_core.pipeline import SkeletonPipeline
 from harnets_core.windows import WindowConfig, segment_windows
 
-__all__ = ["DataSelection", "WindowSet", "select_data", "skeleton_windows"]
+__all__ = ["LAYOUTS", "DataSelection", "WindowSet", "detect_layout", "select_data", "skeleton_windows"]
+
+LAYOUTS: tuple[str, ...] = ("online", "segmented", "auto")
+"""Values of ``select_data(layout=...)``; a DataSelection records the resolved one."""
 
 
 @dataclass
@@ -40,6 +54,8 @@ class DataSelection:
     segments: list[Segment]  # of the chosen classes and scenario, both splits
     scenario: str = "all"
     threshold_s: float = DEFAULT_SCENARIO_THRESHOLD_S
+    layout: str = "online"  # resolved: "online" or "segmented"
+    split: str = "official"
 
     def segments_of(self, sessions: Sequence[str]) -> list[Segment]:
         wanted = set(sessions)
@@ -54,8 +70,21 @@ class DataSelection:
             "class_names": self.class_names,
             "scenario": self.scenario,
             "threshold_s": self.threshold_s,
+            "layout": self.layout,
+            "split": self.split,
             "n_segments": len(self.segments),
         }
+
+    def template_bvh(self) -> Path:
+        """A BVH file of the first train session (its skeleton and frame time are the
+        dataset's): the session file (online) or its first segment's clip (segmented)."""
+        layout = InhardLayout(self.root)
+        if self.layout == "segmented":
+            segs = self.segments_of(self.train_sessions[:1]) or self.segments_of(self.train_sessions) or self.segments
+            if not segs:
+                raise DatasetError(f"{self.root}: no segment selected, so no segmented BVH to read the skeleton from")
+            return layout.segmented_bvh(segs[0])
+        return layout.session_bvh(self.train_sessions[0])
 
 
 @dataclass
@@ -72,6 +101,27 @@ class WindowSet:
         return int(self.y.shape[0])
 
 
+def detect_layout(root: str | Path) -> str:
+    """``"online"`` when ``Online/Labels`` has the annotation and ``Online/Skeleton`` a BVH for
+    every session it annotates; else ``"segmented"`` when ``Segmented/Labels`` has one; else
+    DatasetError naming what is missing."""
+    layout = InhardLayout(root)
+    try:
+        sessions = {s.session for s in layout.annotations("online")}
+        skel = layout.online_dir / "Skeleton"
+        missing = sorted(s for s in sessions if not (skel / f"{s}.bvh").is_file())
+        online_problem = f"{skel}: no BVH for annotated session(s) {missing}" if missing else None
+    except DatasetError as err:
+        online_problem = str(err)
+    if online_problem is None:
+        return "online"
+    try:
+        layout.annotations_path("segmented")
+    except DatasetError as err:
+        raise DatasetError(f"{root}: neither layout is usable: online ({online_problem}); segmented ({err})") from err
+    return "segmented"
+
+
 def select_data(
     root: str | Path,
     *,
@@ -81,15 +131,24 @@ def select_data(
     scenario: str = "all",
     threshold_s: float = DEFAULT_SCENARIO_THRESHOLD_S,
     include_no_action: bool = False,
+    layout: str = "auto",
 ) -> DataSelection:
-    """Sessions split by protocol, then classes (counted on train sessions) and scenario."""
-    layout = InhardLayout(root)
-    segments = layout.annotations("online")
+    """Sessions split by protocol, then classes (counted on train sessions) and scenario.
+
+    ``layout``: ``"online"`` (session BVHs + Online csv), ``"segmented"`` (one BVH per segment +
+    Segmented csv) or ``"auto"`` (:func:`detect_layout`); the selection records the resolved one.
+    """
+    if layout not in LAYOUTS:
+        raise ConfigError(f"layout {layout!r}: use one of {', '.join(LAYOUTS)}")
+    resolved = detect_layout(root) if layout == "auto" else layout
+    files = InhardLayout(root)
+    segments = files.annotations(resolved)
     sessions = sorted({s.session for s in segments})
-    available = set(layout.sessions())
-    missing = [s for s in sessions if s not in available]
-    if missing:
-        raise DatasetError(f"{layout.online_dir / 'Skeleton'}: no BVH for annotated session(s) {missing}")
+    if resolved == "online":
+        available = set(files.sessions())
+        missing = [s for s in sessions if s not in available]
+        if missing:
+            raise DatasetError(f"{files.online_dir / 'Skeleton'}: no BVH for annotated session(s) {missing}")
     train, val = split_sessions(sessions, split)
     if not train or not val:
         raise DatasetError(f"{root}: split {split!r} leaves train={train} validation={val}: both need sessions")
@@ -97,6 +156,9 @@ def select_data(
         segments = [s for s in segments if s.class_id != 0]
     segments = scenario_filter(segments, scenario, threshold_s)
     chosen = select_classes(segments, classes, class_limit=class_limit, count_sessions=train)
+    if resolved == "segmented":
+        for seg in chosen.segments:
+            files.segmented_bvh(seg)  # DatasetError naming the first missing clip, before any training
     return DataSelection(
         root=Path(root),
         train_sessions=train,
@@ -106,6 +168,8 @@ def select_data(
         segments=list(chosen.segments),
         scenario=scenario,
         threshold_s=threshold_s,
+        layout=resolved,
+        split=split,
     )
 
 
@@ -118,7 +182,11 @@ def skeleton_windows(
     short_policy: str = "pad",
     clip_loader: Callable[[Path], BvhClip] = read_bvh,
 ) -> WindowSet:
-    """Raw-frame windows inside each segment of each session -> features (N, T, D)."""
+    """Raw-frame windows inside each segment of each session -> features (N, T, D).
+
+    Online layout: the segment's frames of the session BVH; segmented layout: the whole
+    segment clip. Either way per-frame parts are computed once per file and each window's
+    features are built from its frames' parts, as the streaming recognizer does."""
     layout = InhardLayout(selection.root)
     index_of = {cid: i for i, cid in enumerate(selection.class_ids)}
     cfg = WindowConfig(
@@ -127,14 +195,38 @@ def skeleton_windows(
         short_policy=short_policy,
     )
     xs, ys, names, dropped = [], [], [], 0
+
+    def load(path: Path) -> BvhClip:
+        clip = clip_loader(path)
+        if clip.skeleton.signature() != pipeline.skeleton.signature():
+            raise DatasetError(f"{path}: its skeleton differs from the dataset's first session (joints or channels)")
+        return clip
+
+    def add(parts: np.ndarray, start: int, end: int, seg: Segment, session: str) -> None:
+        nonlocal dropped
+        batch = segment_windows(parts, start, end, index_of[seg.class_id], cfg)
+        dropped += batch.n_dropped
+        if len(batch.y) == 0:
+            return
+        xs.append(pipeline.features_from_parts(batch.x, normalize=False))
+        ys.append(batch.y)
+        names.extend([session] * len(batch.y))
+
     for session in sessions:
         segs = [s for s in selection.segments if s.session == session]
         if not segs:
             continue
+        if selection.layout == "segmented":
+            for seg in segs:
+                path = layout.segmented_bvh(seg)
+                clip = load(path)
+                if clip.n_frames < 1:
+                    raise DatasetError(f"{path}: segmented clip of {seg.name} has no frames")
+                parts = pipeline.frame_parts(clip.motion.astype(np.float32))  # (F_clip, S)
+                add(parts, 0, clip.n_frames - 1, seg, session)  # the clip IS the segment
+            continue
         path = layout.session_bvh(session)
-        clip = clip_loader(path)
-        if clip.skeleton.signature() != pipeline.skeleton.signature():
-            raise DatasetError(f"{path}: its skeleton differs from the dataset's first session (joints or channels)")
+        clip = load(path)
         # Per-frame parts once per session (forward kinematics of every frame, in one batch);
         # each window's features are then built from its frames' parts, exactly as the
         # streaming recognizer builds them from its ring.
@@ -145,13 +237,7 @@ def skeleton_windows(
                     f"{path}: segment {seg.name} ends at BVH frame {seg.bvh_end_frame}, "
                     f"past the file's {clip.n_frames} frames"
                 )
-            batch = segment_windows(parts, seg.bvh_start_frame, seg.bvh_end_frame, index_of[seg.class_id], cfg)
-            dropped += batch.n_dropped
-            if len(batch.y) == 0:
-                continue
-            xs.append(pipeline.features_from_parts(batch.x, normalize=False))
-            ys.append(batch.y)
-            names.extend([session] * len(batch.y))
+            add(parts, seg.bvh_start_frame, seg.bvh_end_frame, seg, session)
     if not xs:
         raise DatasetError(f"{selection.root}: no windows for sessions {list(sessions)} (classes {selection.class_names})")
     return WindowSet(

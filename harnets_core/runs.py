@@ -19,7 +19,6 @@ from harnets_core.datasets import DataSelection, WindowSet, select_data, skeleto
 from harnets_core.errors import ConfigError, ModelFileError
 from harnets_core.evaluation import baselines, compute_metrics, write_report
 from harnets_core.features import FeatureConfig, Normalizer
-from harnets_core.inhard import InhardLayout
 from harnets_core.modelfile import LoadedModel, load_model, model_id
 from harnets_core.models import LSTMClassifier, LSTMConfig
 from harnets_core.pipeline import SkeletonPipeline, pipeline_from_meta, skeleton_meta
@@ -74,8 +73,7 @@ def _window_meta(window_s: float, hop_s: float, rate_hz: float, length: int, **e
 
 def prepare_skeleton(selection: DataSelection, options: SkeletonOptions, model_options: ModelOptions) -> Prepared:
     """Windows of both splits, the normalizer fitted on train, an untrained LSTM and its meta."""
-    layout = InhardLayout(selection.root)
-    first = read_bvh(layout.session_bvh(selection.train_sessions[0]), end_frame=1)
+    first = read_bvh(selection.template_bvh(), end_frame=1)
     pipeline = SkeletonPipeline(
         skeleton=first.skeleton,
         frame_time_s=first.frame_time_s,
@@ -176,10 +174,12 @@ def evaluate_run(model_path: str | Path, data_root: str | Path, out_dir: str | P
         classes=list(meta.class_ids),
         scenario=data.get("scenario", "all"),
         threshold_s=float(data.get("threshold_s", 3.0)),
+        layout=str(data.get("layout", "auto")),
     ) if sessions is None else None
     if selection is None:
         selection = select_data(data_root, classes=list(meta.class_ids), split=_split_of(data),
-                                scenario=data.get("scenario", "all"), threshold_s=float(data.get("threshold_s", 3.0)))
+                                scenario=data.get("scenario", "all"), threshold_s=float(data.get("threshold_s", 3.0)),
+                                layout=str(data.get("layout", "auto")))
         eval_sessions = list(sessions)
     else:
         eval_sessions = data.get("val_sessions") or selection.val_sessions

@@ -112,9 +112,13 @@ def test_default_config_covers_scenarios_and_split() -> None:
 
 
 def test_video_hook_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ConfigError, match="no video renderer"):
-        synth.generate_dataset(tmp_path / "v", sessions=("P01_R01",), duration_s=5.0,
-                               write_videos=True)
+    # no hook set: the built-in renderer writes a real mosaic video (and the segmented clips)
+    from harnets_core.video import probe_video
+
+    synth.generate_dataset(tmp_path / "r", sessions=("P01_R01",), duration_s=5.0, write_videos=True)
+    info = probe_video(tmp_path / "r" / "Online" / "RGB" / "P01_R01.mp4")
+    assert info.fps == pytest.approx(25.0) and abs(info.n_frames - 125) <= 1
+    assert list((tmp_path / "r" / "Segmented" / "RGBSegmented").rglob("*.mp4"))
     calls = []
 
     def fake_render(clip, segments, out_path, fps=25.0):
