@@ -158,7 +158,11 @@ class RgbOptions(_FrameOptions):
     identical, and at 5 Hz a 2 s window sees the reach-grasp-return of the short classes),
     a window every 0.8 s (the CNN is trained end to end, so every window costs its 10 frames
     forward and backward each epoch: overlapping windows cost time and add little; the live
-    recognizer may use a shorter hop), the "small" encoder (CPU); "wide" is for a GPU.
+    recognizer may use a shorter hop), the "small" encoder (CPU; GroupNorm, a 3 x 5 feature
+    grid per frame, see models.cnn_lstm); "wide" is for a GPU. ``feature_dropout`` (0) and
+    ``augment`` (False: random shift and brightness / contrast of each training window, see
+    :class:`FrameWindowDataset`) are off by default: both slowed learning so much that 15
+    epochs underfit on the default synthetic data (docs/RESULTS_RGB.md).
     """
 
     encoder: str = "small"

@@ -4,7 +4,7 @@ Every step is an ordinary `harnets` command, printed before it runs, so that eac
 alone (and on the real dataset's layout):
   1. harnets synth             a synthetic InHARD-layout dataset (skeleton + mosaic videos)
   2. harnets train skeleton    the IMU-suit LSTM
-  3. harnets train rgb         the top-view CNN-LSTM
+  3. harnets train rgb         the side-view CNN-LSTM (HARNets' "RGB" scenario)
   4. harnets bag from-inhard   one validation session as a rosbag2
   5. harnets replay-eval       offline: the streaming recognizers on the bag
   6. harnets replay-eval --live  the bag over DDS through the node graph, activities printed
@@ -59,9 +59,9 @@ def run_demo(args: Any) -> int:
     _step("2/6 train the skeleton (IMU suit) LSTM",
           ["train", "skeleton", "--data", str(data), "--out", str(skeleton), "--epochs", str(args.skeleton_epochs),
            "--patience", "10", "--seed", str(args.seed), "--hop-s", "0.5", "--batch-size", "16"])
-    rgb = runs / "rgb_top"
-    _step("3/6 train the RGB top-view CNN-LSTM",
-          ["train", "rgb", "--data", str(data), "--out", str(rgb), "--view", "top", "--epochs", str(args.rgb_epochs),
+    rgb = runs / "rgb_side"
+    _step("3/6 train the RGB side-view CNN-LSTM",
+          ["train", "rgb", "--data", str(data), "--out", str(rgb), "--view", "left", "--epochs", str(args.rgb_epochs),
            "--patience", "6", "--seed", str(args.seed), "--batch-size", "16"])
     session = read_meta(skeleton / "model.safetensors")["data"]["val_sessions"][0]
     bag = bags / session
