@@ -122,6 +122,11 @@ class StreamingRecognizer:
             probabilities=probs,
         )
 
+    def warm_up(self) -> None:
+        """Run the model once on a dummy window (no state changes): the first real window
+        would otherwise pay torch's one-time costs while samples queue up."""
+        raise NotImplementedError
+
     def _encode(self, sample: Any) -> np.ndarray:
         raise NotImplementedError
 
@@ -177,6 +182,11 @@ class SkeletonRecognizer(StreamingRecognizer):
         return values
 
     @torch.no_grad()
+    def warm_up(self) -> None:
+        parts = self.pipeline.frame_parts(np.zeros((self.length, self.n_channels), np.float32))
+        self.model(torch.from_numpy(self.pipeline.features_from_parts(parts[None])))
+
+    @torch.no_grad()
     def _infer(self, window: np.ndarray) -> np.ndarray:
         # Forward kinematics once per frame: only the frames new since the last window (in one
         # batch), the older ones' parts are kept.
@@ -203,6 +213,12 @@ class FrameRecognizer(StreamingRecognizer):
             max_gap_s=max_gap_s,
             sampler=FrameSampler(self.pipeline.rate_hz),
         )
+
+    @torch.no_grad()
+    def warm_up(self) -> None:
+        h, w = self.pipeline.size_hw
+        feature = self.pipeline.encode_prepared(self.model, np.zeros((1, h, w, 3), np.uint8))  # (1, D)
+        self.pipeline.classify(self.model, np.repeat(feature[None], self.length, axis=1))
 
     @torch.no_grad()
     def _encode(self, sample: Any) -> np.ndarray:

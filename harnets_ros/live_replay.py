@@ -127,10 +127,13 @@ def replay_live(
                         gt_stream.append(TimedLabel((stamp_ns - BAG_START_NS) / 1e9, int(msg.class_id)))
                     continue
                 if rate > 0:
-                    delay = (stamp_ns - t0) / 1e9 / rate - (time.monotonic() - wall0)
-                    while delay > 0:
-                        player.spin(min(delay, 0.01))
-                        delay = (stamp_ns - t0) / 1e9 / rate - (time.monotonic() - wall0)
+                    # sleep to the message's wall time; handle arrivals every 5 ms meanwhile
+                    target = wall0 + (stamp_ns - t0) / 1e9 / rate
+                    while (now := time.monotonic()) < target:
+                        if now - last_spin > 0.005:
+                            player.spin(0)
+                            last_spin = now
+                        time.sleep(min(target - now, 0.002))
                 else:
                     step_end = _lockstep(player, stamp_ns, t0, step_end, hops_ns)
                     # at most one message a millisecond: a burst must not overflow the nodes' input

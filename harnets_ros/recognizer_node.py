@@ -40,9 +40,9 @@ class RecognizerNode(LifecycleNode):
         self.queue_size = declare(self, "queue_size", 256, "Messages held between ingest and inference; older ones are dropped (counted).")
         self.process_rate_hz = declare(self, "process_rate_hz", 100.0, "Rate of the inference loop that drains the queue, in Hz.")
         self.frame_id = declare(self, "frame_id", "", "frame_id of the output; empty: the input's frame_id.")
-        self.input_depth = declare(self, "input_depth", 50, "History depth of the (best-effort) input subscription.")
-        # Ingest and inference in separate callback groups: with the two-thread executor of
-        # run_node, messages keep arriving while a window is being classified.
+        self.input_depth = declare(self, "input_depth", 256, "History depth of the (best-effort) input subscription (2 s at 120 Hz).")
+        # Ingest and inference in separate callback groups, ready for a multi-threaded
+        # executor (run_node uses one thread: see there).
         self._ingest_group = MutuallyExclusiveCallbackGroup()
         self._process_group = MutuallyExclusiveCallbackGroup()
         self.diag = Diagnostics(self.get_fully_qualified_name())
@@ -70,6 +70,7 @@ class RecognizerNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             self.recognizer = self.load(self.model_path)
+            self.recognizer.warm_up()
         except HarnetsError as err:
             self.get_logger().error(f"configure failed: {err}")
             self.diag.error(f"configure failed: {err}")

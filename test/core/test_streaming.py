@@ -102,3 +102,13 @@ def test_load_recognizer_errors(untrained_skeleton_model, tmp_path):
         load_recognizer(tmp_path / "nope.safetensors")
     with pytest.raises(ModelFileError, match="'rgb' model"):
         load_recognizer(untrained_skeleton_model, modality="rgb")
+
+
+def test_warm_up_changes_no_state(untrained_skeleton_model, real_clip_path):
+    clip = read_bvh(real_clip_path)
+    warm, cold = load_recognizer(untrained_skeleton_model, hop_s=0.1), load_recognizer(untrained_skeleton_model, hop_s=0.1)
+    warm.warm_up()
+    a = [p.probabilities for _, p in stream(warm, clip.motion, clip.frame_time_s)]
+    b = [p.probabilities for _, p in stream(cold, clip.motion, clip.frame_time_s)]
+    assert len(a) == len(b) > 0
+    np.testing.assert_array_equal(np.stack(a), np.stack(b))
