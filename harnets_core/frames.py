@@ -36,12 +36,11 @@ from torch.utils.data import Dataset
 
 from harnets_core.datasets import DataSelection, WindowSet
 from harnets_core.errors import ConfigError, DatasetError
-from harnets_core.features import Normalizer
 from harnets_core.inhard import InhardLayout, Segment
 from harnets_core.modelfile import LoadedModel, load_model
-from harnets_core.models import CNNLSTM, CNNLSTMConfig, LSTMClassifier, LSTMConfig
+from harnets_core.models import CNNLSTM, CNNLSTMConfig, LSTMClassifier
 from harnets_core.pipeline import FramePipeline, FrameSampler, pipeline_from_meta
-from harnets_core.runs import ModelOptions, Prepared
+from harnets_core.runs import ModelOptions, Prepared, normalized_lstm_config
 from harnets_core.video import (
     HARNETS_VIEW_SIZE_HW,
     FrameCache,
@@ -512,17 +511,7 @@ def prepare_pose(
                              window_s=options.window_s, extractor=extractor, settings=settings)
     train = frame_windows(selection, selection.train_sessions, pipeline, cache, options.hop_s)
     val = frame_windows(selection, selection.val_sessions, pipeline, cache, options.hop_s)
-    normalizer = Normalizer.fit(train.x.reshape(-1, train.x.shape[-1]))
-    pipeline.normalizer = normalizer
-    train.x = normalizer(train.x).astype(np.float32)
-    val.x = normalizer(val.x).astype(np.float32)
-    config = LSTMConfig(
-        input_dim=int(train.x.shape[-1]),
-        num_classes=len(selection.class_ids),
-        hidden_size=model_options.hidden_size,
-        num_layers=model_options.num_layers,
-        dropout=model_options.dropout,
-    )
+    config = normalized_lstm_config(pipeline, train, val, len(selection.class_ids), model_options)
     preprocessing = {**pipeline.to_meta(), "keypoint_names": list(extractor.names)}
     meta = {
         "model_type": "pose_lstm",

@@ -71,6 +71,23 @@ def _window_meta(window_s: float, hop_s: float, rate_hz: float, length: int, **e
     return {"window_s": float(window_s), "hop_s": float(hop_s), "rate_hz": float(rate_hz), "length": int(length), **extra}
 
 
+def normalized_lstm_config(pipeline: Any, train: WindowSet, val: WindowSet, num_classes: int,
+                           model_options: ModelOptions) -> LSTMConfig:
+    """Fit the normalizer on the training windows (N, T, D), keep it in the pipeline (and so
+    in the model file), normalize both splits, and size the LSTM for them."""
+    normalizer = Normalizer.fit(train.x.reshape(-1, train.x.shape[-1]))
+    pipeline.normalizer = normalizer
+    train.x = normalizer(train.x).astype(np.float32)
+    val.x = normalizer(val.x).astype(np.float32)
+    return LSTMConfig(
+        input_dim=int(train.x.shape[-1]),
+        num_classes=num_classes,
+        hidden_size=model_options.hidden_size,
+        num_layers=model_options.num_layers,
+        dropout=model_options.dropout,
+    )
+
+
 def prepare_skeleton(selection: DataSelection, options: SkeletonOptions, model_options: ModelOptions) -> Prepared:
     """Windows of both splits, the normalizer fitted on train, an untrained LSTM and its meta."""
     first = read_bvh(selection.template_bvh(), end_frame=1)
@@ -83,17 +100,7 @@ def prepare_skeleton(selection: DataSelection, options: SkeletonOptions, model_o
     )
     train = skeleton_windows(selection, selection.train_sessions, pipeline, hop_s=options.hop_s, short_policy=options.short_policy)
     val = skeleton_windows(selection, selection.val_sessions, pipeline, hop_s=options.hop_s, short_policy=options.short_policy)
-    normalizer = Normalizer.fit(train.x.reshape(-1, train.x.shape[-1]))
-    pipeline.normalizer = normalizer
-    train.x = normalizer(train.x).astype(np.float32)
-    val.x = normalizer(val.x).astype(np.float32)
-    config = LSTMConfig(
-        input_dim=int(train.x.shape[-1]),
-        num_classes=len(selection.class_ids),
-        hidden_size=model_options.hidden_size,
-        num_layers=model_options.num_layers,
-        dropout=model_options.dropout,
-    )
+    config = normalized_lstm_config(pipeline, train, val, len(selection.class_ids), model_options)
     meta = {
         "model_type": "skeleton_lstm",
         "model_config": config.to_dict(),

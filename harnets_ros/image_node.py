@@ -37,6 +37,7 @@ def compressed_topic(topic: str) -> str:
 class ImageNode(RecognizerNode):
     modality = "rgb"
     default_input = "image_raw"
+    default_input_depth = 8  # images are large; the model takes a few per second
 
     def __init__(self, name: str = "image_recognizer", **kwargs: Any) -> None:
         super().__init__(name, **kwargs)

@@ -29,6 +29,7 @@ class RecognizerNode(LifecycleNode):
 
     msg_type: Any = None
     default_input = ""
+    default_input_depth = 256  # 2 s of a 120 Hz skeleton stream
 
     def __init__(self, name: str, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
@@ -40,7 +41,7 @@ class RecognizerNode(LifecycleNode):
         self.queue_size = declare(self, "queue_size", 256, "Messages held between ingest and inference; older ones are dropped (counted).")
         self.process_rate_hz = declare(self, "process_rate_hz", 100.0, "Rate of the inference loop that drains the queue, in Hz.")
         self.frame_id = declare(self, "frame_id", "", "frame_id of the output; empty: the input's frame_id.")
-        self.input_depth = declare(self, "input_depth", 256, "History depth of the (best-effort) input subscription (2 s at 120 Hz).")
+        self.input_depth = declare(self, "input_depth", self.default_input_depth, "History depth of the (best-effort) input subscription.")
         # Ingest and inference in separate callback groups, ready for a multi-threaded
         # executor (run_node uses one thread: see there).
         self._ingest_group = MutuallyExclusiveCallbackGroup()

@@ -2,7 +2,6 @@
 the live scores agree with the offline replay of the same bag."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
