@@ -21,8 +21,9 @@ def real_clip_path() -> Path:
     return REAL_CLIP
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def torch_threads():
+    """Tests run torch on one thread: small models, and 2 cores shared with node processes."""
     import torch
 
     torch.set_num_threads(1)

@@ -29,14 +29,6 @@ TINY_ENCODER = {"channels": [4, 8]}
 TINY_MODEL = ModelOptions(hidden_size=8, num_layers=1, dropout=0.0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory) -> Path:
     from harnets_core.synth import generate_dataset

@@ -19,14 +19,6 @@ FAST_SKELETON = ["--hop-s", "1.0", "--window-frames", "100", "--rate-hz", "15", 
 TINY_GRID = ["--layers-grid", "1", "--batch-sizes", "8", "--scenarios", "SA", "LA", "--epochs", "2", "--device", "cpu"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def skeleton_root(tmp_path_factory) -> Path:
     from harnets_core.synth import generate_dataset
