@@ -37,7 +37,7 @@ setup(
     install_requires=[
         "torch>=2.2,<3",
         "numpy>=1.24",
-        "opencv-python-headless>=4.8",
+        "opencv-python-headless>=4.8,<5",
         "scikit-learn>=1.3",
         "matplotlib>=3.7",
         "tqdm>=4.60",
