@@ -37,7 +37,7 @@ class PoseNode(ImageNode):
             raise ConfigError(f"parameter image_transport = {self.image_transport!r}: use one of {sorted(TRANSPORTS)}")
         if path:
             settings = (read_meta(path).preprocessing or {}).get("settings", {}) or {}
-            extractor = str(settings.get("extractor", "blazepose"))
+            extractor = str(settings.get("name", "blazepose"))
             if extractor == "blazepose" and importlib.util.find_spec("mediapipe") is None:
                 raise ConfigError(f"{path}: a BlazePose keypoint model; mediapipe is not installed: {MEDIAPIPE_HINT}")
         try:

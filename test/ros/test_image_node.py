@@ -176,7 +176,7 @@ def test_pose_node_without_mediapipe_fails_configure_clearly(start_node, ros_nod
     if importlib.util.find_spec("mediapipe") is not None:
         pytest.skip("mediapipe is installed: the failure path cannot be shown here")
     model = LSTMClassifier(LSTMConfig(input_dim=33 * 3, num_classes=3, hidden_size=4))
-    path = save_model(tmp_path / "pose.safetensors", model, frame_meta("pose", model_type="pose_lstm", settings={"extractor": "blazepose"}))
+    path = save_model(tmp_path / "pose.safetensors", model, frame_meta("pose", model_type="pose_lstm", settings={"name": "blazepose"}))
     start_node("pose_node", {"model_path": str(path)}, name="pose_recognizer")
     g = Graph(ros_node, "pose_recognizer", "image_raw")
     assert change_state(ros_node, "/pose_recognizer", "configure", timeout_s=60.0) is False
