@@ -183,3 +183,16 @@ def test_pose_node_without_mediapipe_fails_configure_clearly(start_node, ros_nod
     assert spin_until(ros_node, lambda: any("mediapipe" in s.message for s in g.diags), 5.0)
     status = next(s for s in g.diags if "mediapipe" in s.message)
     assert "harnets[pose]" in status.message and status.level == DiagnosticStatus.ERROR
+
+
+def test_pose_node_with_missing_openpose_files_names_them(start_node, ros_node, tmp_path):
+    """An OpenPose keypoint model whose Caffe files are gone: configure fails naming the file."""
+    model = LSTMClassifier(LSTMConfig(input_dim=15 * 3, num_classes=3, hidden_size=4))
+    settings = {"name": "openpose", "prototxt": str(tmp_path / "pose_deploy_mpi.prototxt"),
+                "caffemodel": str(tmp_path / "pose_iter_160000.caffemodel"), "variant": "MPI"}
+    path = save_model(tmp_path / "pose.safetensors", model, frame_meta("pose", model_type="pose_lstm", settings=settings))
+    start_node("pose_node", {"model_path": str(path)}, name="pose_recognizer")
+    g = Graph(ros_node, "pose_recognizer", "image_raw")
+    assert change_state(ros_node, "/pose_recognizer", "configure", timeout_s=60.0) is False
+    assert spin_until(ros_node, lambda: any("pose_deploy_mpi.prototxt" in s.message for s in g.diags), 5.0)
+    assert not any("mediapipe" in s.message for s in g.diags)
