@@ -175,18 +175,10 @@ def evaluate_run(model_path: str | Path, data_root: str | Path, out_dir: str | P
     loaded = load_model(model_path)
     meta = loaded.meta
     data = dict(meta.get("data") or {})
-    selection = select_data(
-        data_root,
-        split="official" if not data else _split_of(data),
-        classes=list(meta.class_ids),
-        scenario=data.get("scenario", "all"),
-        threshold_s=float(data.get("threshold_s", 3.0)),
-        layout=str(data.get("layout", "auto")),
-    ) if sessions is None else None
-    if selection is None:
-        selection = select_data(data_root, classes=list(meta.class_ids), split=_split_of(data),
-                                scenario=data.get("scenario", "all"), threshold_s=float(data.get("threshold_s", 3.0)),
-                                layout=str(data.get("layout", "auto")))
+    selection = select_data(data_root, classes=list(meta.class_ids), split=_split_of(data),
+                            scenario=data.get("scenario", "all"), threshold_s=float(data.get("threshold_s", 3.0)),
+                            layout=str(data.get("layout", "auto")))
+    if sessions is not None:
         eval_sessions = list(sessions)
     else:
         eval_sessions = data.get("val_sessions") or selection.val_sessions

@@ -30,6 +30,7 @@ __all__ = [
     "prediction_to_msg",
     "run_node",
     "sensor_qos",
+    "compressed_topic",
 ]
 
 SENSOR_QOS = qos_profile_sensor_data
@@ -46,6 +47,12 @@ def sensor_qos(depth: int) -> QoSProfile:
 def ns_to_time(stamp_ns: int) -> Time:
     """builtin_interfaces/Time from nanoseconds."""
     return Time(sec=int(stamp_ns // 1_000_000_000), nanosec=int(stamp_ns % 1_000_000_000))
+
+
+def compressed_topic(topic: str) -> str:
+    """image_transport's name of the compressed topic of `topic` (kept if it already is one)."""
+    topic = topic.rstrip("/")
+    return topic if topic.endswith("/compressed") else f"{topic}/compressed"
 
 
 def time_to_ns(stamp: Any) -> int:

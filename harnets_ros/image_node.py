@@ -20,18 +20,12 @@ from sensor_msgs.msg import CompressedImage, Image
 from harnets_core.bags import image_to_numpy
 from harnets_core.errors import ConfigError
 from harnets_core.streaming import load_recognizer
-from harnets_ros.common import declare, run_node, time_to_ns
+from harnets_ros.common import compressed_topic, declare, run_node, time_to_ns
 from harnets_ros.recognizer_node import RecognizerNode
 
-__all__ = ["ImageNode", "TRANSPORTS", "compressed_topic", "main"]
+__all__ = ["ImageNode", "TRANSPORTS", "main"]
 
 TRANSPORTS = {"raw": Image, "compressed": CompressedImage}
-
-
-def compressed_topic(topic: str) -> str:
-    """image_transport's name of the compressed topic of `topic` (kept if it already is one)."""
-    topic = topic.rstrip("/")
-    return topic if topic.endswith("/compressed") else f"{topic}/compressed"
 
 
 class ImageNode(RecognizerNode):

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import rclpy
 from rclpy.node import Node
-from rclpy.serialization import deserialize_message
+from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.highlevel import AnyReader
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
@@ -55,8 +55,6 @@ class _Player(Node):
             self.create_subscription(Activity, topic, lambda m, t=topic: self._on_activity(t, m), RESULT_QOS)
 
     def _on_activity(self, topic: str, msg: Activity) -> None:
-        from rclpy.serialization import serialize_message
-
         stamp = time_to_ns(msg.header.stamp)
         self.writer.write_raw(topic, stamp, serialize_message(msg))
         self.newest[msg.source] = max(stamp, self.newest.get(msg.source, 0))

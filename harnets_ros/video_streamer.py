@@ -22,19 +22,12 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from harnets_core.errors import ConfigError, VideoError
 from harnets_core.video import iter_frames, probe_video
-from harnets_ros.common import SENSOR_QOS, Diagnostics, declare, ns_to_time, run_node
+from harnets_ros.common import SENSOR_QOS, Diagnostics, compressed_topic, declare, ns_to_time, run_node
 
 __all__ = ["VideoStreamer", "main"]
 
 _MAX_BURST = 5  # frames published per tick when catching up after a slow tick
 _SETTLE_S = 0.5  # wait_for_subscriber: start this long after a subscriber is first seen
-
-
-def compressed_topic(topic: str) -> str:
-    """image_transport's compressed topic of `topic` (as harnets_ros.image_node; not imported
-    from there so that the streamer does not load torch)."""
-    topic = topic.rstrip("/")
-    return topic if topic.endswith("/compressed") else f"{topic}/compressed"
 
 
 class VideoStreamer(Node):
