@@ -31,6 +31,7 @@ __all__ = [
     "KeypointExtractor",
     "BLAZEPOSE_NAMES",
     "OPENPOSE_NAMES",
+    "OPENPOSE_CHANNELS",
     "BlazePoseExtractor",
     "OpenPoseExtractor",
     "heatmaps_to_keypoints",
@@ -81,6 +82,9 @@ OPENPOSE_NAMES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 """Keypoint names of the OpenPose Caffe models, in heatmap channel order."""
 
+OPENPOSE_CHANNELS: dict[str, int] = {"MPI": 44, "COCO": 57, "BODY_25": 78}
+"""Output maps of each OpenPose model: K keypoint heatmaps, 1 background, then 2 PAF maps per limb."""
+
 
 # ----------------------------------------------------------------------------- BlazePose
 class BlazePoseExtractor:
@@ -128,11 +132,16 @@ class BlazePoseExtractor:
 
 
 # ----------------------------------------------------------------------------- OpenPose
-def _file_digest(path: Path) -> str:
+def _files_digest(*paths: Path) -> str:
+    """SHA-1 of the files' whole contents (a 200 MB caffemodel takes about 0.3 s): two
+    models that share their first layers, or one caffemodel under two prototxts (OpenPose's
+    MPI ships a 6-stage and a faster 4-stage one), get different digests."""
     h = hashlib.sha1()
-    with path.open("rb") as f:
-        h.update(f.read(1 << 20))
-    h.update(str(path.stat().st_size).encode())
+    for path in paths:
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        h.update(b"\0")
     return h.hexdigest()[:12]
 
 
@@ -142,11 +151,15 @@ class OpenPoseExtractor:
     ``prototxt`` / ``caffemodel``: e.g. ``pose_deploy_linevec_faster_4_stages.prototxt`` and
     ``pose_iter_160000.caffemodel`` for ``variant="MPI"`` (15 keypoints, the model the
     original HARNets used), ``pose_iter_440000.caffemodel`` for COCO, ``pose_iter_584000``
-    for BODY_25. Each keypoint is the argmax of its heatmap (a confidence under
-    ``threshold`` gives ``(0, 0, 0)``). ``input_hw`` is the network input size (368 x 368
-    as OpenPose's demo; smaller is faster and coarser). Missing files raise ConfigError
-    naming the file; an OpenCV without the Caffe importer (OpenCV 5 removed it) raises
-    ConfigError saying so.
+    for BODY_25. The frame is stretched to ``input_hw`` (368 x 368 as OpenCV's OpenPose
+    sample; smaller is faster and coarser; OpenPose's own demo keeps the aspect ratio) and
+    fed as OpenPose's body models expect: BGR, ``x / 256 - 0.5``. Each keypoint is the argmax
+    of its heatmap in the network's output (stride 8), x and y normalized by the frame's size
+    (a confidence under ``threshold`` gives ``(0, 0, 0)``). ``cache_key`` holds a digest of
+    both files and the settings. Missing files raise ConfigError naming the file; an OpenCV
+    without the Caffe importer (OpenCV 5 removed it) raises ConfigError saying so; a network
+    whose output is not ``variant``'s (:data:`OPENPOSE_CHANNELS`) raises ConfigError on the
+    first frame.
     """
 
     def __init__(self, prototxt: str | Path, caffemodel: str | Path, variant: str = "MPI", *,
@@ -170,13 +183,21 @@ class OpenPoseExtractor:
         self.names = OPENPOSE_NAMES[variant]
         self.input_hw = (int(input_hw[0]), int(input_hw[1]))
         self.threshold = float(threshold)
-        self.cache_key = f"openpose-{variant}-{self.input_hw[0]}x{self.input_hw[1]}-{_file_digest(self.caffemodel)}"
+        digest = _files_digest(self.prototxt, self.caffemodel)
+        self.cache_key = f"openpose-{variant}-{self.input_hw[0]}x{self.input_hw[1]}-t{self.threshold:g}-{digest}"
 
     def __call__(self, frame_rgb: np.ndarray) -> np.ndarray:
         h, w = self.input_hw
-        blob = cv2.dnn.blobFromImage(frame_rgb, 1.0 / 255, (w, h), (0, 0, 0), swapRB=True, crop=False)
-        self._net.setInput(blob)
-        heat = self._net.forward()[0]  # (C, h', w'): K keypoint maps, background, PAFs
+        # OpenPose's body models see BGR scaled to x / 256 - 0.5 (its uCharCvMatToFloatPtr,
+        # "VGG" normalization); blobFromImage computes (x - mean) * scale after the swap.
+        blob = cv2.dnn.blobFromImage(frame_rgb, 1.0 / 256, (w, h), (128, 128, 128), swapRB=True, crop=False)
+        self._net.setInput(blob)  # (1, 3, h, w)
+        heat = self._net.forward()[0]  # (C, h / 8, w / 8): K keypoint maps, background, PAFs
+        if heat.ndim != 3 or heat.shape[0] != OPENPOSE_CHANNELS[self.variant]:
+            raise ConfigError(
+                f"{self.caffemodel}: the network outputs {heat.shape}, OpenPose {self.variant} has "
+                f"{OPENPOSE_CHANNELS[self.variant]} maps; wrong variant or model files?"
+            )
         return heatmaps_to_keypoints(heat[: len(self.names)], self.threshold)
 
 

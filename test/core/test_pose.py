@@ -1,4 +1,5 @@
-"""harnets_core.pose: extractor errors, heatmap argmax, keypoints over a video (cached), normalization."""
+"""harnets_core.pose: extractor errors, heatmap argmax, OpenPose's forward pass through OpenCV on
+a tiny hand-written Caffe model, keypoints over a video (cached), normalization."""
 from __future__ import annotations
 
 import importlib.util
@@ -10,6 +11,7 @@ import pytest
 
 from harnets_core.errors import ConfigError
 from harnets_core.pose import (
+    OPENPOSE_CHANNELS,
     OPENPOSE_NAMES,
     BlazePoseExtractor,
     KeypointExtractor,
@@ -21,6 +23,7 @@ from harnets_core.pose import (
     normalize_keypoints,
 )
 from harnets_core.video import FrameCache, write_video
+from tiny_openpose import FAINT, N_DETECTORS, PEAK, STRIDE, rgb_of, write_tiny_openpose
 
 
 class BrightSpot:
@@ -83,6 +86,115 @@ def test_heatmap_argmax() -> None:
     assert kps[0].tolist() == pytest.approx([20.5 / 46, 10.5 / 46, 0.9])
     assert kps[1].tolist() == pytest.approx([0.5 / 46, 45.5 / 46, 0.5])
     assert kps[2].tolist() == [0, 0, 0]
+
+
+# ----------------------------------------------------------------------------- OpenPose, run for real
+# Heatmap k of the tiny model (test/core/tiny_openpose.py) peaks on spots of colour k; the spots
+# sit in these stride-8 cells (row, column) of a 96 x 160 view (12 x 20 cells), one per keypoint.
+MPI = OPENPOSE_NAMES["MPI"]
+SPOT_CELLS = {"Head": (1, 9), "Neck": (3, 9), "RShoulder": (3, 6), "RElbow": (5, 4), "RWrist": (7, 3),
+              "LShoulder": (3, 12), "LElbow": (5, 14)}
+assert list(SPOT_CELLS) == list(MPI[:N_DETECTORS])
+
+
+def _spots(h: int, w: int, shift_cells: int = 0) -> np.ndarray:
+    """A black ``(h, w, 3)`` RGB frame (a multiple of 96 x 160) with keypoint k's colour on a
+    6 x 6 spot (at 96 x 160) inside its cell, ``shift_cells`` cells to the right."""
+    frame = np.zeros((h, w, 3), np.uint8)
+    f = h // 96
+    for k, (r, c) in enumerate(SPOT_CELLS.values()):
+        y, x = STRIDE * r * f, STRIDE * (c + shift_cells) * f
+        frame[y + f:y + 7 * f, x + f:x + 7 * f] = rgb_of(k)
+    return frame
+
+
+def _expected(shift_cells: int = 0) -> np.ndarray:
+    """``(15, 3)``: the spot centres normalized by the frame's size, PEAK; the rest (0, 0, 0)."""
+    out = np.zeros((len(MPI), 3), np.float32)
+    for k, (r, c) in enumerate(SPOT_CELLS.values()):
+        out[k] = ((c + shift_cells + 0.5) / 20, (r + 0.5) / 12, PEAK)
+    return out
+
+
+def test_openpose_forward_pass_finds_the_spots(tmp_path: Path) -> None:
+    proto, model = write_tiny_openpose(tmp_path, input_hw=(96, 160))
+    ex = OpenPoseExtractor(proto, model, "MPI", input_hw=(96, 160))
+    assert isinstance(ex, KeypointExtractor) and ex.names == MPI
+    want = _expected()
+    for frame in (_spots(96, 160), _spots(192, 320)):  # the network's size, and twice it (resized)
+        kps = ex(frame)
+        assert kps.shape == (15, 3) and kps.dtype == np.float32
+        # Exact cells (colour order BGR), confidence PEAK (the input scaled as x / 256 - 0.5).
+        assert np.allclose(kps[:, :2], want[:, :2], atol=1e-6), kps
+        assert np.allclose(kps[:N_DETECTORS, 2], PEAK, atol=0.02)
+        # Heatmap 7 is FAINT everywhere, under the threshold; 8-14 are 0: all missing.
+        assert FAINT < ex.threshold and not kps[N_DETECTORS:].any()
+    assert not OpenPoseExtractor(proto, model, input_hw=(96, 160), threshold=0.9)(_spots(96, 160)).any()
+
+
+def test_openpose_files_as_openpose_declares_them(tmp_path: Path) -> None:
+    """The input declared as OpenPose's prototxts do (``input_dim: 1 3 1 1``), the default
+    368 x 368 input: the 96 x 160 frame is stretched (a 6 x 6 spot covers several cells,
+    argmax takes the first) and each keypoint is a cell (half a stride around its centre)
+    that overlaps its spot (3 frame pixels around the spot's centre)."""
+    proto, model = write_tiny_openpose(tmp_path, legacy_input=True)
+    ex = OpenPoseExtractor(proto, model)
+    kps, want = ex(_spots(96, 160)), _expected()
+    assert np.all(np.abs(kps[:, 0] - want[:, 0]) < 3 / 160 + STRIDE / 2 / 368)
+    assert np.all(np.abs(kps[:, 1] - want[:, 1]) < 3 / 96 + STRIDE / 2 / 368)
+    assert np.allclose(kps[:N_DETECTORS, 2], PEAK, atol=0.02) and not kps[N_DETECTORS:].any()
+
+
+def test_openpose_output_of_another_variant_is_a_config_error(tmp_path: Path) -> None:
+    proto, model = write_tiny_openpose(tmp_path, input_hw=(96, 160))  # MPI's 44 maps
+    ex = OpenPoseExtractor(proto, model, "COCO", input_hw=(96, 160))
+    with pytest.raises(ConfigError, match=rf"tiny_mpi\.caffemodel: the network outputs \(44, 12, 20\), "
+                                          rf"OpenPose COCO has {OPENPOSE_CHANNELS['COCO']} maps"):
+        ex(_spots(96, 160))
+
+
+def test_openpose_keypoints_from_video_cached_per_model_files(tmp_path: Path, monkeypatch) -> None:
+    """Through the model-file settings and keypoints_from_video on an MP4 (2 x 2 mosaic, the
+    spots moving one cell right per frame in ``top``, decoys in the other views). The cache
+    key holds a digest of both files and the threshold: a caffemodel of the same size with
+    other weights, another prototxt, or another threshold is computed afresh."""
+    n = 4
+    frames = np.zeros((n, 192, 320, 3), np.uint8)  # (N, H, W, 3) mosaic of 96 x 160 views
+    for i in range(n):
+        frames[i, :96, :160] = _spots(96, 160, shift_cells=i)  # top
+        frames[i, 96:, 160:] = _spots(96, 160)[::-1]  # right: decoys upside down
+    video = tmp_path / "session.mp4"
+    write_video(video, frames, 10)
+    proto, model = write_tiny_openpose(tmp_path / "m", input_hw=(96, 160))
+    settings = {"name": "openpose", "prototxt": str(proto), "caffemodel": str(model), "variant": "MPI",
+                "input_hw": [96, 160]}
+    ex = extractor_from_settings(settings)
+    assert isinstance(ex, OpenPoseExtractor) and ex.input_hw == (96, 160)
+    cache = FrameCache(tmp_path / "cache")
+    kps = keypoints_from_video(video, "top", ex, cache)
+    assert kps.shape == (n, 15, 3)
+    for i in range(n):  # MPEG-4 blurs colours a little: same cells, confidence near PEAK
+        want = _expected(shift_cells=i)
+        assert np.allclose(kps[i, :, :2], want[:, :2], atol=1e-6), (i, kps[i])
+        assert np.allclose(kps[i, :N_DETECTORS, 2], PEAK, atol=0.1) and not kps[i, N_DETECTORS:].any()
+    with monkeypatch.context() as m:
+        m.setattr(cv2, "VideoCapture", lambda *a, **k: pytest.fail("decoded again"))
+        assert np.array_equal(keypoints_from_video(video, "top", extractor_from_settings(settings), cache), kps)
+    assert (cache.hits, cache.misses) == (1, 1)
+
+    # Other weights, same file size (heatmaps 0 and 1 swapped): a new cache entry.
+    order = [1, 0] + list(range(2, N_DETECTORS))
+    size = model.stat().st_size
+    write_tiny_openpose(tmp_path / "m", input_hw=(96, 160), order=order)
+    assert model.stat().st_size == size
+    swapped = keypoints_from_video(video, "top", extractor_from_settings(settings), cache)
+    assert cache.misses == 2 and np.array_equal(swapped[:, [1, 0]], kps[:, [0, 1]])
+    # Same caffemodel under another prototxt (average pooling: a weaker peak), another threshold.
+    proto.write_text(proto.read_text().replace("pool: MAX", "pool: AVE"))
+    averaged = keypoints_from_video(video, "top", extractor_from_settings(settings), cache)
+    assert cache.misses == 3 and (averaged[:, :N_DETECTORS, 2] < kps[:, :N_DETECTORS, 2]).all()
+    strict = keypoints_from_video(video, "top", extractor_from_settings({**settings, "threshold": 0.9}), cache)
+    assert cache.misses == 4 and not strict.any()
 
 
 def test_keypoints_from_video_are_cached(tmp_path: Path, monkeypatch) -> None:
