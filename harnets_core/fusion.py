@@ -14,10 +14,15 @@ one per configured source) and combines those that are fresh into one distributi
 - latency: the largest input latency + the time from the arrival of the last input used
   to the end of the fusion (the fusion's own time when fusing on every input).
 
+When there is no fused prediction, :class:`NoFusion` says why: the input just added is
+itself stale (``STALE_INPUT``: stored, but nothing new to fuse), or fewer than
+``min_sources`` fresh sources of weight > 0 (``TOO_FEW_SOURCES``).
+
 Pure Python (numpy): no ROS. The ROS fusion node (harnets_ros.fusion_node) wraps it.
 """
 from __future__ import annotations
 
+import enum
 import math
 import time
 from dataclasses import dataclass
@@ -28,7 +33,7 @@ import numpy as np
 from harnets_core.errors import ConfigError, StreamError
 from harnets_core.predictions import TopClass
 
-__all__ = ["FusedPrediction", "LateFusion", "SourceInput"]
+__all__ = ["FusedPrediction", "LateFusion", "NoFusion", "SourceInput"]
 
 _PROB_SUM_TOLERANCE = 1e-2
 
@@ -62,6 +67,13 @@ class FusedPrediction(TopClass):
     newest_source: str = ""  # key of the source whose stamp is the output's stamp
     source: str = "fusion"
     model_id: str = ""
+
+
+class NoFusion(enum.Enum):
+    """Why :class:`LateFusion` gave no fused prediction."""
+
+    STALE_INPUT = "stale_input"  # the input is older than the newest stored by more than staleness_s
+    TOO_FEW_SOURCES = "too_few_sources"  # fewer than min_sources fresh sources of weight > 0
 
 
 def _class_order(name: str, class_id: int) -> tuple[int, int, str]:
@@ -132,11 +144,15 @@ class LateFusion:
         class_ids: Sequence[int],
         probabilities: Sequence[float] | np.ndarray,
         latency_ms: float,
-    ) -> None:
+    ) -> NoFusion | None:
         """Validate and store the latest prediction of `source_key`.
 
         A stamp going backwards by more than ``staleness_s`` (a replay restarted, a clock
         jump) forgets the other sources' predictions (counted in ``stats["resets"]``).
+
+        Returns:
+            ``NoFusion.STALE_INPUT`` when this input is stored but not fresh (older than the
+            newest stored stamp by more than ``staleness_s``: nothing new to fuse), else None.
 
         Raises:
             StreamError: unknown source, inconsistent arrays, probabilities not a
@@ -178,6 +194,9 @@ class LateFusion:
         self.stats["inputs"] += 1
         self._latest[key] = SourceInput(key, int(stamp_ns), int(window_start_ns), names, ids, probs / total,
                                         float(latency_ms), self._clock_ns())
+        if all(s.key != key for s in self.fresh()):
+            return NoFusion.STALE_INPUT
+        return None
 
     # ------------------------------------------------------------------------ fusion
     def fresh(self) -> list[SourceInput]:
@@ -191,11 +210,16 @@ class LateFusion:
     def fuse(self) -> FusedPrediction | None:
         """The fusion of the fresh predictions; None when fewer than min_sources are fresh
         (or the fresh ones all have weight 0)."""
+        out = self._fuse()
+        return None if isinstance(out, NoFusion) else out
+
+    def _fuse(self) -> FusedPrediction | NoFusion:
+        """:meth:`fuse`, with the reason when there is no fused prediction."""
         fresh = self.fresh()
         self.stats["stale_sources"] = len(self._latest) - len(fresh)
         used = [s for s in fresh if self.weights[s.key] > 0]
         if len(used) < self.min_sources or not used:
-            return None
+            return NoFusion.TOO_FEW_SOURCES
         ids_by_name: dict[str, int] = {}
         for s in used:
             for name, cid in zip(s.class_names, s.class_ids):
@@ -223,6 +247,21 @@ class LateFusion:
             newest_source=max(used, key=lambda s: s.stamp_ns).key,
         )
 
+    def offer(
+        self,
+        source_key: str,
+        stamp_ns: int,
+        window_start_ns: int,
+        class_names: Sequence[str],
+        class_ids: Sequence[int],
+        probabilities: Sequence[float] | np.ndarray,
+        latency_ms: float,
+    ) -> FusedPrediction | NoFusion:
+        """:meth:`add` then :meth:`fuse`: the fused prediction, or why there is none
+        (``STALE_INPUT``: this input is itself stale, nothing is fused; ``TOO_FEW_SOURCES``)."""
+        reason = self.add(source_key, stamp_ns, window_start_ns, class_names, class_ids, probabilities, latency_ms)
+        return reason if reason is not None else self._fuse()
+
     def update(
         self,
         source_key: str,
@@ -233,8 +272,6 @@ class LateFusion:
         probabilities: Sequence[float] | np.ndarray,
         latency_ms: float,
     ) -> FusedPrediction | None:
-        """:meth:`add` then :meth:`fuse`; None also when this input is itself stale (nothing new)."""
-        self.add(source_key, stamp_ns, window_start_ns, class_names, class_ids, probabilities, latency_ms)
-        if all(s.key != str(source_key) for s in self.fresh()):
-            return None
-        return self.fuse()
+        """:meth:`offer` without the reason: None when there is no fused prediction."""
+        out = self.offer(source_key, stamp_ns, window_start_ns, class_names, class_ids, probabilities, latency_ms)
+        return None if isinstance(out, NoFusion) else out

@@ -16,7 +16,7 @@ from rclpy.node import Node
 
 from harnets.msg import Activity
 from harnets_core.errors import StreamError
-from harnets_core.fusion import LateFusion
+from harnets_core.fusion import LateFusion, NoFusion
 from harnets_ros.common import RESULT_QOS, SENSOR_QOS, Diagnostics, declare, prediction_to_msg, run_node, time_to_ns
 
 __all__ = ["FusionNode", "main"]
@@ -48,15 +48,15 @@ class FusionNode(Node):
     def _on_input(self, topic: str, msg: Activity) -> None:
         self.diag.count("received")
         try:
-            self.fusion.add(topic, time_to_ns(msg.header.stamp), time_to_ns(msg.window_start), msg.class_names,
-                            msg.class_ids, msg.probabilities, float(msg.latency_ms))
+            reason = self.fusion.add(topic, time_to_ns(msg.header.stamp), time_to_ns(msg.window_start),
+                                     msg.class_names, msg.class_ids, msg.probabilities, float(msg.latency_ms))
         except StreamError as err:
             self.diag.count("invalid")
             self.diag.error(str(err))
             self.get_logger().warn(f"{topic}: {err}", throttle_duration_sec=2.0)
             return
         self._frame_ids[topic] = msg.header.frame_id
-        if all(s.key != topic for s in self.fusion.fresh()):
+        if reason is NoFusion.STALE_INPUT:
             self.diag.count("stale")
             return
         self._new_input = True

@@ -6,7 +6,9 @@ replay evaluation and by the demo.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -120,13 +122,18 @@ def graph_spec(
 
 
 class NodeGraph:
-    """Starts the graph's processes, brings the lifecycle nodes up, stops everything."""
+    """Starts the graph's processes, brings the lifecycle nodes up, stops everything.
+
+    The per-node parameter files live in a temporary folder (`params_dir`) from `start` to
+    `stop`; a `start` that fails stops what it started and removes it too.
+    """
 
     def __init__(self, spec: GraphSpec, log_dir: Path | None = None) -> None:
         self.spec = spec
         self.lib, _ = package_paths()
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
+        self.params_dir: Path | None = None
 
     def _params_file(self, node: NodeSpec) -> Path:
         """The node's section of the parameter file plus this graph's overrides, under a
@@ -139,7 +146,8 @@ class NodeGraph:
         params.update(node.params)
         if self.spec.use_sim_time:
             params["use_sim_time"] = True
-        path = self._tmp / f"{node.name}.yaml"
+        assert self.params_dir is not None, "start() creates the parameter folder"
+        path = self.params_dir / f"{node.name}.yaml"
         path.write_text(yaml.safe_dump({f"/**/{node.name}": {"ros__parameters": params}}))
         return path
 
@@ -150,21 +158,30 @@ class NodeGraph:
         return args
 
     def _launch(self, node: NodeSpec) -> None:
-        out = subprocess.DEVNULL
-        if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = open(self.log_dir / f"{node.name}.log", "w")
-        self.procs[node.name] = subprocess.Popen(
-            self._command(node), stdout=out, stderr=subprocess.STDOUT,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
+        with contextlib.ExitStack() as files:  # the child keeps its own handle of the log
+            out: Any = subprocess.DEVNULL
+            if self.log_dir is not None:
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                out = files.enter_context(open(self.log_dir / f"{node.name}.log", "w"))
+            self.procs[node.name] = subprocess.Popen(
+                self._command(node), stdout=out, stderr=subprocess.STDOUT,
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            )
 
     def start(self, control: Node, timeout_s: float = 60.0) -> None:
         """Recognizers and fusion first; once every recognizer is active, the streamers (a
-        short file would otherwise be over before the models are loaded)."""
+        short file would otherwise be over before the models are loaded). On failure, what
+        was started is stopped before the error propagates."""
         if not self.spec.config.exists():
             raise HarnetsError(f"{self.spec.config}: parameter file not found")
-        self._tmp = Path(tempfile.mkdtemp(prefix="harnets_graph_"))
+        self.params_dir = Path(tempfile.mkdtemp(prefix="harnets_graph_"))
+        try:
+            self._start(control, timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, control: Node, timeout_s: float) -> None:
         streamers = [n for n in self.spec.nodes if n.executable in STREAMERS]
         for node in self.spec.nodes:
             if node not in streamers:
@@ -194,6 +211,9 @@ class NodeGraph:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if self.params_dir is not None:
+            shutil.rmtree(self.params_dir)
+            self.params_dir = None
 
 
 def format_activity(msg: Activity) -> str:

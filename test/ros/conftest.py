@@ -5,7 +5,6 @@ processes, real rclpy and DDS in the test process, real harnets messages.
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -29,22 +28,17 @@ from rclpy.node import Node  # noqa: E402
 pytestmark = pytest.mark.ros
 
 
-class NodeProcess:
-    """One node executable running as its own process, with a params file."""
+class ChildProcess:
+    """A command running as its own process, stdout and stderr into `log_path`.
 
-    def __init__(self, executable: str, params: dict[str, Any] | Path, tmp_path: Path, name: str, extra_args: list[str] | None = None) -> None:
-        self.executable = EXE_DIR / executable
-        if not self.executable.exists():
-            raise FileNotFoundError(f"{self.executable}: no such node executable in install/")
-        if isinstance(params, Path):  # an existing parameter file (e.g. config/harnets.yaml)
-            self.params_file = params
-        else:
-            self.params_file = tmp_path / f"{name}.params.yaml"
-            self.params_file.write_text(yaml.safe_dump({name: {"ros__parameters": params}}))
-        self.log_path = tmp_path / f"{name}.log"
-        self._log = open(self.log_path, "w")
-        cmd = [sys.executable, str(self.executable), "--ros-args", "--params-file", str(self.params_file), *(extra_args or [])]
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=os.environ.copy(),
+    SIGINT is restored in the child (a background child inherits it ignored) and `stop`
+    sends it to the child alone: a launch process forwards it to its own children (a signal
+    to the whole group would reach them twice)."""
+
+    def __init__(self, cmd: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.log_path = log_path
+        self._log = open(log_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env,  # None: this process's
                                      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def alive(self) -> bool:
@@ -55,6 +49,7 @@ class NodeProcess:
         return self.log_path.read_text()
 
     def stop(self, timeout_s: float = 10.0) -> int:
+        """SIGINT, then SIGKILL after `timeout_s`; the exit code."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -64,6 +59,22 @@ class NodeProcess:
                 self.proc.wait()
         self._log.close()
         return self.proc.returncode
+
+
+class NodeProcess(ChildProcess):
+    """One node executable from install/ running as its own process, with a params file."""
+
+    def __init__(self, executable: str, params: dict[str, Any] | Path, tmp_path: Path, name: str, extra_args: list[str] | None = None) -> None:
+        self.executable = EXE_DIR / executable
+        if not self.executable.exists():
+            raise FileNotFoundError(f"{self.executable}: no such node executable in install/")
+        if isinstance(params, Path):  # an existing parameter file (e.g. config/harnets.yaml)
+            self.params_file = params
+        else:
+            self.params_file = tmp_path / f"{name}.params.yaml"
+            self.params_file.write_text(yaml.safe_dump({name: {"ros__parameters": params}}))
+        cmd = [sys.executable, str(self.executable), "--ros-args", "--params-file", str(self.params_file), *(extra_args or [])]
+        super().__init__(cmd, tmp_path / f"{name}.log")
 
 
 @pytest.fixture

@@ -14,14 +14,12 @@ ros2/launch_ros, ros2/ros2cli and ros2/rcl_interfaces sources (branch rolling):
     # composition_interfaces into /tmp/ci_ws/install, with tools/env.sh sourced
     source tools/env.sh; source /tmp/ci_ws/install/setup.bash
     export PYTHONPATH=$O:$PYTHONPATH PATH=$O/bin:$PATH AMENT_PREFIX_PATH=$O:$AMENT_PREFIX_PATH
-    ROS_DOMAIN_ID=47 ROS_HOME=$(mktemp -d) python -m pytest test/ros/test_launch_file.py
+    ROS_DOMAIN_ID=47 tools/run_tests.sh test/ros/test_launch_file.py
 """
 from __future__ import annotations
 
 import ast
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -31,7 +29,7 @@ import yaml
 from harnets.msg import Activity
 from harnets_ros.common import RESULT_QOS
 
-from conftest import spin_until
+from conftest import ChildProcess, spin_until
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCH_FILE = REPO / "launch" / "harnets.launch.py"
@@ -170,47 +168,25 @@ sys.exit(service.run())
 """
 
 
-class LaunchProcess:
-    def __init__(self, tmp_path: Path, args: dict[str, str]) -> None:
-        self.log_path = tmp_path / "launch.log"
-        self._log = open(self.log_path, "w")
-        cmd = [sys.executable, "-c", RUNNER, str(LAUNCH_FILE), *(f"{k}:={v}" for k, v in args.items())]
-        # SIGINT restored (a background child inherits it ignored); SIGINT to launch alone, which
-        # forwards it to its children (a signal to the whole group would reach them twice).
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=os.environ.copy(),
-                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text()
-
-    def stop(self, timeout_s: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
-
-
 @pytest.fixture
 def launch_file(tmp_path):
     reason = _launch_missing()
     if reason:
         pytest.skip(reason)
-    started: list[LaunchProcess] = []
+    started: list[ChildProcess] = []
+    # launch_ros writes the parameters it is given as dicts to launch_params_* files in the
+    # temporary folder and never deletes them: keep them in tmp_path.
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
 
-    def _start(**args: str) -> LaunchProcess:
-        proc = LaunchProcess(tmp_path, args)
+    def _start(**args: str) -> ChildProcess:
+        cmd = [sys.executable, "-c", RUNNER, str(LAUNCH_FILE), *(f"{k}:={v}" for k, v in args.items())]
+        proc = ChildProcess(cmd, tmp_path / "launch.log", env)
         started.append(proc)
         return proc
 
     yield _start
     for proc in started:
-        assert proc.stop() == 0, proc.log()
+        assert proc.stop(timeout_s=30.0) == 0, proc.log()
 
 
 def _collect(ros_node, topic: str) -> list[Activity]:

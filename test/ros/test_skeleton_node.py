@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.publisher import Publisher
 
 from harnets.msg import Activity, SkeletonFrame
 from harnets_core.bvh import read_bvh
 from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, time_to_ns
 from harnets_ros.lifecycle_client import bring_up, change_state, get_state
 
-from conftest import spin_until  # noqa: E402  (test/ros/conftest.py)
+from conftest import NodeProcess, spin_until  # noqa: E402  (test/ros/conftest.py)
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config" / "harnets.yaml"
@@ -52,18 +55,48 @@ def wait_for_subscriber(node, pub, timeout_s=10.0):
     assert spin_until(node, lambda: pub.get_subscription_count() > 0, timeout_s), "node never subscribed"
 
 
-def test_node_from_install_with_config_file_publishes_activities(start_node, ros_node, untrained_skeleton_model, real_clip_path):
-    proc = start_node("skeleton_node", CONFIG, "skeleton_recognizer",
-                      ["-p", f"model_path:={untrained_skeleton_model}", "-p", "hop_s:=0.1"])
-    bring_up(ros_node, "/skeleton_recognizer", timeout_s=30.0)
+@dataclass
+class Recognizer:
+    """The skeleton node, active, with the test node's publisher and subscriptions."""
+
+    proc: NodeProcess
+    pub: Publisher  # SkeletonFrame on "skeleton", matched by the node
+    activities: list[Activity]  # received on "activity/skeleton"
+    diagnostics: list[DiagnosticArray]
+
+
+@pytest.fixture(scope="module")
+def clip(real_clip_path):
+    return read_bvh(real_clip_path)
+
+
+@pytest.fixture
+def recognizer(start_node, ros_node, untrained_skeleton_model):
+    """Start the skeleton node (params: a dict or a file, default the untrained model at hop
+    0.1 s), bring it up and connect to it."""
+
+    def _start(params: dict[str, Any] | Path | None = None, extra_args: list[str] | None = None) -> Recognizer:
+        if params is None:
+            params = {"model_path": str(untrained_skeleton_model), "input_topic": "skeleton",
+                      "output_topic": "activity/skeleton", "hop_s": 0.1}
+        proc = start_node("skeleton_node", params, "skeleton_recognizer", extra_args)
+        bring_up(ros_node, "/skeleton_recognizer", timeout_s=30.0)
+        pub = ros_node.create_publisher(SkeletonFrame, "skeleton", SENSOR_QOS)
+        node = Recognizer(proc, pub, collect(ros_node, "activity/skeleton"),
+                          collect(ros_node, "/diagnostics", DiagnosticArray, 10))
+        wait_for_subscriber(ros_node, pub)
+        return node
+
+    return _start
+
+
+def test_node_from_install_with_config_file_publishes_activities(recognizer, ros_node, untrained_skeleton_model, clip):
+    node = recognizer(CONFIG, ["-p", f"model_path:={untrained_skeleton_model}", "-p", "hop_s:=0.1"])
     assert get_state(ros_node, "/skeleton_recognizer") == "active"
-    clip = read_bvh(real_clip_path)
-    pub = ros_node.create_publisher(SkeletonFrame, "skeleton", SENSOR_QOS)
-    got = collect(ros_node, "activity/skeleton")
-    wait_for_subscriber(ros_node, pub)
+    got = node.activities
     sent = list(frames_of(clip))
-    publish_all(ros_node, pub, sent)
-    assert spin_until(ros_node, lambda: len(got) >= 5, 20.0), proc.log()
+    publish_all(ros_node, node.pub, sent)
+    assert spin_until(ros_node, lambda: len(got) >= 5, 20.0), node.proc.log()
     stamps = {time_to_ns(m.header.stamp) for m in sent}
     frame_ns = clip.frame_time_s * 1e9
     window_frames = 60  # build_skeleton_model's window
@@ -81,18 +114,12 @@ def test_node_from_install_with_config_file_publishes_activities(start_node, ros
         assert 0.0 < msg.latency_ms < 5000.0
     hops = np.diff(sorted(time_to_ns(m.header.stamp) for m in got)) / 1e9
     assert np.all(hops >= 0.1 - clip.frame_time_s)  # one prediction per hop of sensor time
-    assert proc.alive()
+    assert node.proc.alive()
 
 
-def test_bad_messages_are_counted_reported_and_survived(start_node, ros_node, untrained_skeleton_model, real_clip_path):
-    proc = start_node("skeleton_node", {"model_path": str(untrained_skeleton_model), "input_topic": "skeleton",
-                                        "output_topic": "activity/skeleton", "hop_s": 0.1}, "skeleton_recognizer")
-    bring_up(ros_node, "/skeleton_recognizer", timeout_s=30.0)
-    clip = read_bvh(real_clip_path)
-    pub = ros_node.create_publisher(SkeletonFrame, "skeleton", SENSOR_QOS)
-    got = collect(ros_node, "activity/skeleton")
-    diags = collect(ros_node, "/diagnostics", DiagnosticArray, 10)
-    wait_for_subscriber(ros_node, pub)
+def test_bad_messages_are_counted_reported_and_survived(recognizer, ros_node, clip):
+    node = recognizer()
+    got, diags = node.activities, node.diagnostics
     msgs = list(frames_of(clip))
     nan = msgs[0]
     nan.values = np.full(len(nan.values), np.nan, dtype=np.float32)
@@ -101,15 +128,15 @@ def test_bad_messages_are_counted_reported_and_survived(start_node, ros_node, un
     few_joints.channel_counts = few_joints.channel_counts[:-1]
     few_joints.channel_types = few_joints.channel_types[:-6]
     few_joints.values = few_joints.values[:-6]
-    publish_all(ros_node, pub, [nan, few_joints])
+    publish_all(ros_node, node.pub, [nan, few_joints])
     assert spin_until(ros_node, lambda: any(_status(d).level == DiagnosticStatus.ERROR for d in diags), 10.0)
     error = next(_status(d) for d in diags if _status(d).level == DiagnosticStatus.ERROR)
     values = {kv.key: kv.value for kv in error.values}
     assert int(values["invalid"]) >= 2
     assert "joints" in values["last_error"] or "non-finite" in values["last_error"]
-    publish_all(ros_node, pub, msgs[1:])  # good data afterwards is still recognized
-    assert spin_until(ros_node, lambda: len(got) >= 3, 20.0), proc.log()
-    assert proc.alive()
+    publish_all(ros_node, node.pub, msgs[1:])  # good data afterwards is still recognized
+    assert spin_until(ros_node, lambda: len(got) >= 3, 20.0), node.proc.log()
+    assert node.proc.alive()
 
 
 def test_missing_model_file_fails_configure_with_a_clear_report(start_node, ros_node, tmp_path):
@@ -122,23 +149,16 @@ def test_missing_model_file_fails_configure_with_a_clear_report(start_node, ros_
     assert proc.alive()
 
 
-def test_model_of_another_skeleton_is_rejected_at_the_first_message(start_node, ros_node, untrained_skeleton_model, real_clip_path, tmp_path):
+def test_model_of_another_skeleton_is_rejected_at_the_first_message(recognizer, ros_node, clip):
     """A stream whose joint names differ from the model's: a clear error, no predictions."""
-    proc = start_node("skeleton_node", {"model_path": str(untrained_skeleton_model), "input_topic": "skeleton",
-                                        "output_topic": "activity/skeleton", "hop_s": 0.1}, "skeleton_recognizer")
-    bring_up(ros_node, "/skeleton_recognizer", timeout_s=30.0)
-    clip = read_bvh(real_clip_path)
-    pub = ros_node.create_publisher(SkeletonFrame, "skeleton", SENSOR_QOS)
-    got = collect(ros_node, "activity/skeleton")
-    diags = collect(ros_node, "/diagnostics", DiagnosticArray, 10)
-    wait_for_subscriber(ros_node, pub)
+    node = recognizer()
     msgs = list(frames_of(clip))
     for m in msgs:
         m.joint_names = ["Pelvis" if n == "Hips" else n for n in m.joint_names]
-    publish_all(ros_node, pub, msgs[:120])
-    assert spin_until(ros_node, lambda: any("Pelvis" in _status(d).message for d in diags), 10.0)
-    assert got == []
-    assert proc.alive()
+    publish_all(ros_node, node.pub, msgs[:120])
+    assert spin_until(ros_node, lambda: any("Pelvis" in _status(d).message for d in node.diagnostics), 10.0)
+    assert node.activities == []
+    assert node.proc.alive()
 
 
 def _status(array: DiagnosticArray) -> DiagnosticStatus:
