@@ -34,8 +34,9 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--scenario", default="all", choices=["all", "SA", "LA"], help="SA: segments shorter than --sa-threshold-s; LA: the others")
     g.add_argument("--sa-threshold-s", type=float, default=3.0, help="duration separating short (SA) from long (LA) activities")
     g.add_argument("--layout", default="auto", choices=["auto", "online", "segmented"],
-                   help="online: session BVHs + Online/Labels; segmented: one BVH per segment + Segmented/Labels; "
-                        "auto: online when Online/Skeleton has every annotated session")
+                   help="online: one file per session (Online/Skeleton or Online/RGB) + Online/Labels; segmented: "
+                        "one file per segment (SkletonSegmented or RGBSegmented) + Segmented/Labels; "
+                        "auto: online when Online/ has every annotated session's file")
 
 
 def _add_train_args(p: argparse.ArgumentParser, epochs: int = 300) -> None:
@@ -114,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, default=None, help="report folder (default: next to the model, eval/)")
     p.add_argument("--sessions", nargs="+", default=None, help="sessions to evaluate (default: the model's validation sessions)")
+    p.add_argument("--layout", default=None, choices=["auto", "online", "segmented"],
+                   help="dataset layout to read (default: the one the model was trained from)")
 
     p = sub.add_parser("predict", help="class of a clip, or a timeline of a full session")
     p.add_argument("input", type=Path, help="a .bvh or a video")
@@ -208,7 +211,8 @@ def _selection(args: argparse.Namespace) -> Any:
 
     classes = None if args.classes is None else [int(c) if str(c).isdigit() else c for c in args.classes]
     return select_data(args.data, split=args.split, classes=classes, class_limit=args.class_limit,
-                       scenario=args.scenario, threshold_s=args.sa_threshold_s, layout=getattr(args, "layout", "auto"))
+                       scenario=args.scenario, threshold_s=args.sa_threshold_s, layout=getattr(args, "layout", "auto"),
+                       modality=getattr(args, "modality", "skeleton"))
 
 
 def _skeleton_options(args: argparse.Namespace) -> Any:
@@ -279,7 +283,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from harnets_core.runs import evaluate_run
 
     out = args.out or args.model.parent / "eval"
-    metrics = evaluate_run(args.model, args.data, out, sessions=args.sessions)
+    metrics = evaluate_run(args.model, args.data, out, sessions=args.sessions, layout=args.layout)
     _print_metrics(f"{args.model}", metrics)
     print(f"report: {out}")
     return 0

@@ -14,6 +14,11 @@ Two layouts of the download can feed training (``select_data(layout=...)``):
 Both use the same pipeline (per-frame parts, then window features) and the same short-segment
 policy. Windows never span two segments or sessions; sessions are split by the chosen protocol
 before any window exists, so no session is on both sides.
+
+The video modalities (``modality="rgb"`` or ``"pose"``, :mod:`harnets_core.frames`) read the same
+two layouts from ``Online/RGB/<session>.mp4`` or ``Segmented/RGBSegmented/<Meta_action_label>/<name>.mp4``;
+``select_data(modality=...)`` checks (and ``"auto"`` looks for) that modality's files.
+A segmented clip shorter than its annotated span is an error (:func:`check_segment_clip`).
 """
 from __future__ import annotations
 
@@ -36,10 +41,28 @@ from harnets_core.inhard import (
 from harnets_core.pipeline import SkeletonPipeline
 from harnets_core.windows import WindowConfig, segment_windows
 
-__all__ = ["LAYOUTS", "DataSelection", "WindowSet", "detect_layout", "select_data", "skeleton_windows"]
+__all__ = [
+    "LAYOUTS",
+    "MODALITIES",
+    "SEGMENT_CLIP_TOLERANCE_FRAMES",
+    "DataSelection",
+    "WindowSet",
+    "check_segment_clip",
+    "detect_layout",
+    "select_data",
+    "skeleton_windows",
+]
 
 LAYOUTS: tuple[str, ...] = ("online", "segmented", "auto")
 """Values of ``select_data(layout=...)``; a DataSelection records the resolved one."""
+
+MODALITIES: tuple[str, ...] = ("skeleton", "rgb", "pose")
+"""Values of ``select_data(modality=...)``: which files of the layout a run reads (BVH or video)."""
+
+SEGMENT_CLIP_TOLERANCE_FRAMES = 1
+"""Frames a segmented clip may lack against its annotated span (the cutter rounds at the ends:
+the real ``P01_R01_0026.48_0028.80.bvh`` has 276 frames for 2.32 s at 119.03 Hz = 276.2, while
+the csv's inclusive BVH frames 3151 to 3428 are 278)."""
 
 
 @dataclass
@@ -101,16 +124,52 @@ class WindowSet:
         return int(self.y.shape[0])
 
 
-def detect_layout(root: str | Path) -> str:
-    """``"online"`` when ``Online/Labels`` has the annotation and ``Online/Skeleton`` a BVH for
+def check_segment_clip(path: Path, segment: Segment, n_frames: int, rate_hz: float) -> None:
+    """DatasetError naming ``path`` when the segmented clip of ``segment`` has no frame, or fewer
+    than its annotated span (``rgb_start_s`` to ``rgb_end_s``, seconds) holds at the clip's own
+    rate ``rate_hz`` (frames per second, read from the file), less
+    :data:`SEGMENT_CLIP_TOLERANCE_FRAMES`. Longer clips are accepted (a cut that includes the
+    end frame, as ``harnets synth`` writes, has one or two more)."""
+    if n_frames < 1:
+        raise DatasetError(f"{path}: segmented clip of {segment.name} has no frames")
+    span_s = segment.rgb_end_s - segment.rgb_start_s
+    expected = int(round(span_s * rate_hz))
+    if n_frames < expected - SEGMENT_CLIP_TOLERANCE_FRAMES:
+        raise DatasetError(
+            f"{path}: segmented clip of {segment.name} has {n_frames} frames, shorter than its annotated "
+            f"{span_s:.2f} s ({expected} frames at {rate_hz:g} Hz): truncated or cut from the wrong span"
+        )
+
+
+_ONLINE_FILES: dict[str, tuple[str, str, str]] = {
+    "skeleton": ("Skeleton", ".bvh", "BVH"),
+    "rgb": ("RGB", ".mp4", "session video"),
+    "pose": ("RGB", ".mp4", "session video"),
+}  # modality -> (folder under Online/, suffix, what the file is)
+
+
+def _missing_online(layout: InhardLayout, sessions: Sequence[str], modality: str) -> str | None:
+    """None when ``Online/<folder>`` has ``modality``'s file of every session, else the problem."""
+    folder, suffix, what = _ONLINE_FILES[modality]
+    base = layout.online_dir / folder
+    missing = sorted(s for s in sessions if not (base / f"{s}{suffix}").is_file())
+    return f"{base}: no {what} for annotated session(s) {missing}" if missing else None
+
+
+def _check_modality(modality: str) -> None:
+    if modality not in MODALITIES:
+        raise ConfigError(f"modality {modality!r}: use one of {', '.join(MODALITIES)}")
+
+
+def detect_layout(root: str | Path, modality: str = "skeleton") -> str:
+    """``"online"`` when ``Online/Labels`` has the annotation and the online folder of
+    ``modality`` (``Online/Skeleton`` BVHs; ``Online/RGB`` videos for rgb and pose) a file for
     every session it annotates; else ``"segmented"`` when ``Segmented/Labels`` has one; else
     DatasetError naming what is missing."""
+    _check_modality(modality)
     layout = InhardLayout(root)
     try:
-        sessions = {s.session for s in layout.annotations("online")}
-        skel = layout.online_dir / "Skeleton"
-        missing = sorted(s for s in sessions if not (skel / f"{s}.bvh").is_file())
-        online_problem = f"{skel}: no BVH for annotated session(s) {missing}" if missing else None
+        online_problem = _missing_online(layout, sorted({s.session for s in layout.annotations("online")}), modality)
     except DatasetError as err:
         online_problem = str(err)
     if online_problem is None:
@@ -132,23 +191,26 @@ def select_data(
     threshold_s: float = DEFAULT_SCENARIO_THRESHOLD_S,
     include_no_action: bool = False,
     layout: str = "auto",
+    modality: str = "skeleton",
 ) -> DataSelection:
     """Sessions split by protocol, then classes (counted on train sessions) and scenario.
 
-    ``layout``: ``"online"`` (session BVHs + Online csv), ``"segmented"`` (one BVH per segment +
+    ``layout``: ``"online"`` (session files + Online csv), ``"segmented"`` (one file per segment +
     Segmented csv) or ``"auto"`` (:func:`detect_layout`); the selection records the resolved one.
+    ``modality``: the files the run reads, checked before any training (a DatasetError names the
+    first missing one): ``"skeleton"`` BVHs (``Online/Skeleton``, ``SkletonSegmented``), ``"rgb"``
+    and ``"pose"`` videos (``Online/RGB``, ``RGBSegmented``).
     """
     if layout not in LAYOUTS:
         raise ConfigError(f"layout {layout!r}: use one of {', '.join(LAYOUTS)}")
-    resolved = detect_layout(root) if layout == "auto" else layout
+    _check_modality(modality)
+    resolved = detect_layout(root, modality) if layout == "auto" else layout
     files = InhardLayout(root)
     segments = files.annotations(resolved)
     sessions = sorted({s.session for s in segments})
-    if resolved == "online":
-        available = set(files.sessions())
-        missing = [s for s in sessions if s not in available]
-        if missing:
-            raise DatasetError(f"{files.online_dir / 'Skeleton'}: no BVH for annotated session(s) {missing}")
+    problem = _missing_online(files, sessions, modality) if resolved == "online" else None
+    if problem:
+        raise DatasetError(problem)
     train, val = split_sessions(sessions, split)
     if not train or not val:
         raise DatasetError(f"{root}: split {split!r} leaves train={train} validation={val}: both need sessions")
@@ -157,8 +219,9 @@ def select_data(
     segments = scenario_filter(segments, scenario, threshold_s)
     chosen = select_classes(segments, classes, class_limit=class_limit, count_sessions=train)
     if resolved == "segmented":
+        clip_of = files.segmented_bvh if modality == "skeleton" else files.segmented_video
         for seg in chosen.segments:
-            files.segmented_bvh(seg)  # DatasetError naming the first missing clip, before any training
+            clip_of(seg)  # DatasetError naming the first missing clip, before any training
     return DataSelection(
         root=Path(root),
         train_sessions=train,
@@ -220,8 +283,7 @@ def skeleton_windows(
             for seg in segs:
                 path = layout.segmented_bvh(seg)
                 clip = load(path)
-                if clip.n_frames < 1:
-                    raise DatasetError(f"{path}: segmented clip of {seg.name} has no frames")
+                check_segment_clip(path, seg, clip.n_frames, 1.0 / clip.frame_time_s)
                 parts = pipeline.frame_parts(clip.motion.astype(np.float32))  # (F_clip, S)
                 add(parts, 0, clip.n_frames - 1, seg, session)  # the clip IS the segment
             continue

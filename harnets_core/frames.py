@@ -14,11 +14,19 @@ One rule from file to model, shared by training, evaluation, offline and live pr
    session (a segment shorter than a window is edge-padded: its last frame repeats), one label
    per window.
 
-Per session, the taken, prepared frames (rgb) or keypoints (pose) are computed in one decoding
-pass and stored in a :class:`~harnets_core.video.FrameCache` (default ``<data>/.harnets_cache``),
-so later epochs, runs and evaluations never decode the video again. RGB windows are not copied:
-:class:`FrameWindows` holds frame indices into the per-session arrays and gathers a window
-when indexed (a uint8 ``(N, T, 3, h, w)`` array-like that the CNN-LSTM takes as is).
+Both layouts of the download feed the same rule (``DataSelection.layout``): ``"online"`` reads
+each session's mosaic ``Online/RGB/<session>.mp4`` once and cuts every segment's taken frames
+out of it; ``"segmented"`` reads each segment's own clip
+``Segmented/RGBSegmented/<Meta_action_label>/<name>.mp4`` (:func:`segment_clip_frames`): the
+whole clip is the segment, its frames are stamped and sampled from its own frame 0 at its own
+fps (as ``harnets predict clip.mp4`` does), so its first taken frame is the segment's first frame.
+
+Per video (a session, or a segment's clip), the taken, prepared frames (rgb) or keypoints (pose)
+are computed in one decoding pass and stored in a :class:`~harnets_core.video.FrameCache`
+(default ``<data>/.harnets_cache``), so later epochs, runs and evaluations never decode the video
+again. RGB windows are not copied: :class:`FrameWindows` holds frame indices into the per-video
+arrays and gathers a window when indexed (a uint8 ``(N, T, 3, h, w)`` array-like that the
+CNN-LSTM takes as is).
 
 Scenario names of the original HARNets table: ``"RGB"`` = side view (``view="left"``),
 ``"RGB-SP"`` = top view (``view="top"``), see :data:`RGB_SCENARIOS`.
@@ -26,7 +34,7 @@ Scenario names of the original HARNets table: ``"RGB"`` = side view (``view="lef
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -34,7 +42,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from harnets_core.datasets import DataSelection, WindowSet
+from harnets_core.datasets import DataSelection, WindowSet, check_segment_clip
 from harnets_core.errors import ConfigError, DatasetError
 from harnets_core.inhard import InhardLayout, Segment
 from harnets_core.modelfile import LoadedModel, load_model
@@ -65,6 +73,7 @@ __all__ = [
     "frame_stamps_ns",
     "sampled_frame_indices",
     "session_frames",
+    "segment_clip_frames",
     "pose_encodings",
     "frame_windows",
     "default_cache",
@@ -194,9 +203,9 @@ def sampled_frame_indices(n_frames: int, fps: float, rate_hz: float) -> np.ndarr
 
 @dataclass
 class SessionFrames:
-    """The taken frames of one video: ``data`` (M, h, w, 3) uint8 prepared frames (rgb) or
-    (M, K, 3) float32 keypoints (pose), ``frame_index`` (M,) their frame numbers in the video,
-    ``stamps_ns`` (M,) their stamps."""
+    """The taken frames of one video (a session's, or a segment's clip): ``data`` (M, h, w, 3)
+    uint8 prepared frames (rgb) or (M, K, 3) float32 keypoints (pose), ``frame_index`` (M,)
+    their frame numbers in the video, ``stamps_ns`` (M,) their stamps."""
 
     video: Path
     info: VideoInfo
@@ -226,7 +235,7 @@ def session_frames(video: str | Path, pipeline: FramePipeline, cache: FrameCache
     with ``cache`` the result is stored (key: view, size, rate, and the extractor for pose)
     and later calls read it back memory-mapped without opening the video."""
     video = Path(video)
-    info = cache.video_info(video) if cache is not None else probe_video(video)
+    info = _video_info(video, cache)
     wanted = sampled_frame_indices(info.n_frames, info.fps, pipeline.rate_hz)
     settings: dict[str, Any] = {"view": pipeline.view, "size_hw": list(pipeline.size_hw),
                                 "rate_hz": pipeline.rate_hz, "rule": _CACHE_RULE}
@@ -261,6 +270,44 @@ def session_frames(video: str | Path, pipeline: FramePipeline, cache: FrameCache
         raise DatasetError(f"{video}: cached {name} has {data.shape[0]} frames, expected {len(wanted)}; delete the cache entry")
     stamps = frame_stamps_ns(info.n_frames, info.fps)[wanted]
     return SessionFrames(video, info, data, wanted, stamps)
+
+
+def _video_info(video: Path, cache: FrameCache | None) -> VideoInfo:
+    """probe_video of ``video``, remembered in ``cache`` when there is one."""
+    return cache.video_info(video) if cache is not None else probe_video(video)
+
+
+def segment_clip_frames(layout: InhardLayout, segment: Segment, pipeline: FramePipeline,
+                        cache: FrameCache | None = None) -> SessionFrames:
+    """Taken frames (rgb) or keypoints (pose) of ``segment``'s own clip
+    ``Segmented/RGBSegmented/<class_name>/<name>.mp4``: :func:`session_frames` of the clip (its
+    own fps, sampled from its frame 0, cached per clip), checked against the annotation first.
+
+    DatasetError naming the clip when it is missing or shorter than the annotated span
+    (:func:`~harnets_core.datasets.check_segment_clip`); VideoError naming it when it is empty,
+    not a video, or does not decode. ``data`` is read into memory: a memory-mapped array holds a
+    file descriptor, and a segmented run has thousands of clips (InHARD: over 5,000)."""
+    video = layout.segmented_video(segment)
+    info = _video_info(video, cache)
+    check_segment_clip(video, segment, info.n_frames, info.fps)
+    frames = session_frames(video, pipeline, cache)
+    return replace(frames, data=np.array(frames.data))  # (M, h, w, 3) or (M, K, 3), in memory
+
+
+def _segment_spans(
+    layout: InhardLayout, selection: DataSelection, segments: Sequence[Segment], pipeline: FramePipeline,
+    cache: FrameCache | None,
+) -> Iterator[tuple[SessionFrames, list[tuple[Segment, int, int]]]]:
+    """Each video holding ``segments`` (all of one session) with the taken frames ``[a, b)`` of
+    every segment in it. Online: the session video, the segments' spans inside it; segmented:
+    each segment's own clip, all its taken frames (the clip IS the segment)."""
+    if selection.layout == "segmented":
+        for seg in segments:
+            frames = segment_clip_frames(layout, seg, pipeline, cache)
+            yield frames, [(seg, 0, len(frames.frame_index))]
+        return
+    frames = session_frames(layout.session_video(segments[0].session), pipeline, cache)
+    yield frames, [(seg, *frames.positions_of(seg)) for seg in segments]
 
 
 def pose_encodings(keypoints: np.ndarray) -> np.ndarray:
@@ -374,13 +421,17 @@ def frame_windows(
     hop_s: float,
 ) -> WindowSet:
     """Windows of ``pipeline.length`` taken frames inside every annotated segment of each
-    session (InhardLayout.session_video), one label (index into selection.class_ids) each.
+    session, one label (index into selection.class_ids) each. The frames come from the session
+    video (``selection.layout == "online"``, InhardLayout.session_video) or from each segment's
+    own clip (``"segmented"``, :func:`segment_clip_frames`; every clip is checked to exist before
+    any is decoded).
 
     rgb: ``x`` is a :class:`FrameWindows` (N, T, 3, h, w) uint8 gathered lazily, and
     ``meta["dataset"]`` a :class:`FrameWindowDataset` over it. pose: ``x`` (N, T, K*3)
     float32 keypoint features before the normalizer. ``session`` names each window's session;
     ``meta["index"]`` (N, T) and ``meta["source"]`` (N,) locate its frames in
-    ``meta["sessions"]`` (SessionFrames). Segments with no taken frame are counted in
+    ``meta["sessions"]`` (SessionFrames, one per video read: a session's, or a segment's clip).
+    Segments with no taken frame (online only: a clip always has its first frame) are counted in
     ``n_dropped``."""
     layout = InhardLayout(selection.root)
     index_of = {cid: i for i, cid in enumerate(selection.class_ids)}
@@ -388,34 +439,38 @@ def frame_windows(
     if hop < 1:
         raise ConfigError(f"hop_s {hop_s}: less than one frame period at {pipeline.rate_hz} Hz")
     length = pipeline.length
-    per_session: list[SessionFrames] = []
+    wanted = set(sessions)
+    if selection.layout == "segmented":
+        for seg in selection.segments:
+            if seg.session in wanted:
+                layout.segmented_video(seg)  # DatasetError naming the first missing clip, before decoding
+    per_video: list[SessionFrames] = []
     sources, indices, labels, names, dropped = [], [], [], [], 0
     for session in sessions:
         segs = [s for s in selection.segments if s.session == session]
         if not segs:
             continue
-        frames = session_frames(layout.session_video(session), pipeline, cache)
-        s_id = len(per_session)
-        per_session.append(frames)
-        for seg in segs:
-            a, b = frames.positions_of(seg)
-            if b <= a:
-                dropped += 1
-                continue
-            idx = _span_windows(a, b, length, hop)  # (n, T)
-            indices.append(idx)
-            sources.append(np.full(len(idx), s_id, np.int64))
-            labels.append(np.full(len(idx), index_of[seg.class_id], np.int64))
-            names.extend([session] * len(idx))
+        for frames, spans in _segment_spans(layout, selection, segs, pipeline, cache):
+            s_id = len(per_video)
+            per_video.append(frames)
+            for seg, a, b in spans:
+                if b <= a:
+                    dropped += 1
+                    continue
+                idx = _span_windows(a, b, length, hop)  # (n, T)
+                indices.append(idx)
+                sources.append(np.full(len(idx), s_id, np.int64))
+                labels.append(np.full(len(idx), index_of[seg.class_id], np.int64))
+                names.extend([session] * len(idx))
     if not indices:
         raise DatasetError(f"{selection.root}: no video windows for sessions {list(sessions)} (classes {selection.class_names})")
     source, index, y = np.concatenate(sources), np.concatenate(indices), np.concatenate(labels)
-    meta: dict[str, Any] = {"sessions": per_session, "source": source, "index": index}
+    meta: dict[str, Any] = {"sessions": per_video, "source": source, "index": index}
     if pipeline.kind == "rgb":
-        x: Any = FrameWindows([f.data for f in per_session], source, index)
+        x: Any = FrameWindows([f.data for f in per_video], source, index)
         meta["dataset"] = FrameWindowDataset(x, y)
     else:
-        encodings = [pose_encodings(f.data) for f in per_session]  # (M_s, D) each
+        encodings = [pose_encodings(f.data) for f in per_video]  # (M_s, D) each
         x = np.stack([encodings[s][idx] for s, idx in zip(source, index)]).astype(np.float32)  # (N, T, D)
     return WindowSet(x=x, y=y, session=np.asarray(names), n_dropped=dropped, meta=meta)
 

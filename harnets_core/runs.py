@@ -169,15 +169,17 @@ def evaluate_arrays(
     return metrics
 
 
-def evaluate_run(model_path: str | Path, data_root: str | Path, out_dir: str | Path, *, sessions: Sequence[str] | None = None) -> dict[str, Any]:
+def evaluate_run(model_path: str | Path, data_root: str | Path, out_dir: str | Path, *,
+                 sessions: Sequence[str] | None = None, layout: str | None = None) -> dict[str, Any]:
     """Evaluate a model file on a dataset's validation sessions (of the model's split) or on
-    the given sessions, with the model's own classes, window and preprocessing."""
+    the given sessions, with the model's own classes, window and preprocessing. ``layout``
+    (online, segmented or auto) reads the dataset in that layout; None: the model's."""
     loaded = load_model(model_path)
     meta = loaded.meta
     data = dict(meta.get("data") or {})
     selection = select_data(data_root, classes=list(meta.class_ids), split=_split_of(data),
                             scenario=data.get("scenario", "all"), threshold_s=float(data.get("threshold_s", 3.0)),
-                            layout=str(data.get("layout", "auto")))
+                            layout=layout or str(data.get("layout", "auto")), modality=meta.modality)
     if sessions is not None:
         eval_sessions = list(sessions)
     else:

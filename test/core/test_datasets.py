@@ -6,6 +6,7 @@ The dataset is `synth.generate_dataset` with 4 official sessions (3 train, 1 val
 """
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -13,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harnets_core.bvh import read_bvh
-from harnets_core.datasets import DataSelection, detect_layout, select_data, skeleton_windows
+from harnets_core.bvh import read_bvh, write_bvh
+from harnets_core.datasets import DataSelection, check_segment_clip, detect_layout, select_data, skeleton_windows
 from harnets_core.errors import ConfigError, DatasetError
 from harnets_core.features import FeatureConfig
 from harnets_core.inhard import InhardLayout
@@ -94,6 +95,26 @@ def test_missing_segmented_clip_is_reported_at_selection(root: Path, tmp_path: P
     InhardLayout(copy).segmented_bvh(victim).unlink()
     with pytest.raises(DatasetError, match=victim.name.replace(".", r"\.")):
         select_data(copy, layout="segmented")
+
+
+def test_a_short_segmented_clip_is_an_error_naming_it(root: Path, tmp_path: Path, real_clip_path: Path):
+    # the real clip: 276 frames for 26.48 s to 28.80 s (2.32 s at 119.03 Hz = 276.2), accepted
+    real = read_bvh(real_clip_path)
+    seg = replace(select_data(root, layout="segmented").segments[0], session="P01_R01", rgb_start_s=26.48,
+                  rgb_end_s=28.80, bvh_start_frame=3151, bvh_end_frame=3428, duration_s=2.32)
+    check_segment_clip(real_clip_path, seg, real.n_frames, 1.0 / real.frame_time_s)
+    with pytest.raises(DatasetError, match=r"has 274 frames, shorter than its annotated 2\.32 s \(276 frames"):
+        check_segment_clip(real_clip_path, seg, 274, 1.0 / real.frame_time_s)
+    # a truncated segmented BVH fails the skeleton windows, naming the file
+    copy = tmp_path / "copy"
+    shutil.copytree(root / "Segmented", copy / "Segmented")
+    selection = select_data(copy, layout="segmented")
+    victim = selection.segments[0]
+    path = InhardLayout(copy).segmented_bvh(victim)
+    clip = read_bvh(path)
+    write_bvh(path, clip, motion=clip.motion[: clip.n_frames // 2], decimals=3)
+    with pytest.raises(DatasetError, match=re.escape(str(path)) + ".*shorter than its annotated"):
+        skeleton_windows(replace(selection, segments=[victim]), [victim.session], _pipeline(root), hop_s=0.5)
 
 
 # ----------------------------------------------------------------------------- windows
