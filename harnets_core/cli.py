@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--cache", type=Path, default=None, help="decoded-frame cache folder (default: DATA/.harnets_cache)")
         if name == "rgb":
             g.add_argument("--encoder", default="small", help="per-frame CNN encoder: small (CPU) or wide (GPU)")
+            g.add_argument("--temporal-diff", action=argparse.BooleanOptionalAction, default=True,
+                           help="the LSTM also sees each frame feature's change from the previous frame")
         else:
             g.add_argument("--extractor", default="blazepose", choices=["blazepose", "openpose"])
             g.add_argument("--openpose-prototxt", type=Path, default=None)

@@ -161,21 +161,26 @@ class RgbOptions(_FrameOptions):
     """Window, view and CNN of an RGB CNN-LSTM (the LSTM head: runs.ModelOptions).
 
     Defaults: top view (HARNets' best RGB scenario, RGB-SP), 48 x 80 input
-    (:data:`DEFAULT_RGB_SIZE_HW`), 5 frames per second, 2 s windows (10 frames; HARNets
-    sampled 20 to 70 frames per segment, but neighbouring frames at 25 fps are nearly
-    identical, and at 5 Hz a 2 s window sees the reach-grasp-return of the short classes),
-    a window every 0.8 s (the CNN is trained end to end, so every window costs its 10 frames
-    forward and backward each epoch: overlapping windows cost time and add little; the live
-    recognizer may use a shorter hop), the "small" encoder (CPU; GroupNorm, a 3 x 5 feature
-    grid per frame, see models.cnn_lstm); "wide" is for a GPU. ``feature_dropout`` (0) and
-    ``augment`` (False: random shift and brightness / contrast of each training window, see
-    :class:`FrameWindowDataset`) are off by default: both slowed learning so much that 15
-    epochs underfit on the default synthetic data (docs/RESULTS_RGB.md).
+    (:data:`DEFAULT_RGB_SIZE_HW`), 10 frames per second, 2 s windows (20 frames, as
+    HARNets' shortest sequence length). 10 Hz rather than 5: the screwing of "Assemble
+    system" oscillates at about 2 Hz, which 5 Hz sampling aliases into noise; at 5 Hz the
+    top view confused it with "Turn sheets" and stayed below the majority class
+    (docs/RESULTS_RGB.md). A window every 0.8 s (the CNN is trained end to end, so every
+    window costs its 20 frames forward and backward each epoch: overlapping windows cost
+    time and add little; the live recognizer may use a shorter hop). The "small" encoder
+    (CPU; GroupNorm, a 3 x 5 feature grid per frame, see models.cnn_lstm); "wide" is for a
+    GPU. ``temporal_diff`` (True): the LSTM also sees each frame feature's change from the
+    previous frame (motion, which differs less between people than appearance does).
+    ``feature_dropout`` (0) and ``augment`` (False: random shift and brightness / contrast
+    of each training window, see :class:`FrameWindowDataset`) are off by default: both
+    slowed learning so much that 15 epochs underfit on the default synthetic data.
     """
 
+    rate_hz: float = 10.0
     encoder: str = "small"
     encoder_config: dict[str, Any] = field(default_factory=dict)
     feature_dim: int = 128
+    temporal_diff: bool = True  # the LSTM head also gets per-frame feature differences
     feature_dropout: float = 0.0  # dropout on the per-frame features (training only)
     augment: bool = False  # random shift and brightness / contrast of training windows
 
@@ -527,6 +532,7 @@ def prepare_rgb(
         encoder_config=dict(options.encoder_config),
         feature_dim=options.feature_dim,
         feature_dropout=options.feature_dropout,
+        temporal_diff=options.temporal_diff,
         hidden_size=model_options.hidden_size,
         num_layers=model_options.num_layers,
         dropout=model_options.dropout,
@@ -701,7 +707,7 @@ def prepare_from_args(args: argparse.Namespace, selection: DataSelection, model_
             kwargs[name] = getattr(args, name)
     cache_dir = args.cache
     if args.modality == "rgb":
-        options = RgbOptions(encoder=args.encoder, **kwargs)
+        options = RgbOptions(encoder=args.encoder, temporal_diff=getattr(args, "temporal_diff", True), **kwargs)
         return prepare_rgb(selection, options, model_options, cache_dir)
     if args.extractor == "openpose":
         if args.openpose_prototxt is None or args.openpose_model is None:

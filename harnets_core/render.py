@@ -16,7 +16,9 @@ real visual motion to learn on machines without the dataset:
 
 Geometry: the operator's front is estimated from the hip joints (``LeftUpLeg``/``RightUpLeg``,
 +Z when names are unknown); the workbench stands 60 cm in front of the median hip position.
-Cameras: top at 420 cm height; side cameras 260 cm away at 45 deg left / right of the front,
+Cameras: top straight down from 280 cm (under a 3 m lab ceiling; "placed on top of the
+subjects", as InHARD describes camera 1), centred 30 cm in front of the hips so that it frames
+the operator and the workbench; side cameras 260 cm away at 45 deg left / right of the front,
 210 cm high, looking at the torso. Perspective pinhole cameras, 64 deg horizontal field of
 view (the C920's is about 70).
 
@@ -65,6 +67,7 @@ DEFAULT_MOSAIC_SIZE_HW: tuple[int, int] = (2 * DEFAULT_VIEW_SIZE_HW[0], 2 * DEFA
 """Default mosaic size (H, W): four views of :data:`~harnets_core.video.DEFAULT_VIEW_SIZE_HW`."""
 
 _UP = np.array([0.0, 1.0, 0.0])
+_TOP_HEIGHT_CM = 280.0  # was 420: from there the operator filled ~1 % of the top view
 _NEAR_CM = 5.0
 _SHIFT = 4  # sub-pixel bits for cv2 drawing
 _SCALE = 1 << _SHIFT
@@ -334,7 +337,7 @@ class MosaicRenderer:
         vh = self.view_hw
         d45 = (f + l) / np.sqrt(2), (f - l) / np.sqrt(2)
         self.cameras = {
-            "top": look_at("top", c + 420 * _UP + 25 * f, c + 25 * f, vh, up_hint=f),
+            "top": look_at("top", c + _TOP_HEIGHT_CM * _UP + 30 * f, c + 30 * f, vh, up_hint=f),
             "left": look_at("left", c + 260 * d45[0] + 210 * _UP, torso, vh),
             "right": look_at("right", c + 260 * d45[1] + 210 * _UP, torso, vh),
             "skeleton": look_at("skeleton", c + 330 * f + 110 * _UP, c + 95 * _UP, vh, fov_deg=50),

@@ -183,6 +183,7 @@ class CNNLSTMConfig:
     input_std: float = 0.25
     feature_dropout: float = 0.0  # dropout on the per-frame features in training
     mean_head: bool = True  # add a linear classifier on the window's mean feature to the LSTM's logits
+    temporal_diff: bool = False  # the LSTM also sees each feature's change from the previous frame
 
     def __post_init__(self) -> None:
         for name in ("num_classes", "in_channels", "height", "width", "feature_dim"):
@@ -203,7 +204,7 @@ class CNNLSTMConfig:
 
     def head_config(self) -> LSTMConfig:
         return LSTMConfig(
-            input_dim=self.feature_dim,
+            input_dim=self.feature_dim * (2 if self.temporal_diff else 1),
             num_classes=self.num_classes,
             hidden_size=self.hidden_size,
             num_layers=self.num_layers,
@@ -257,7 +258,11 @@ class CNNLSTM(nn.Module):
     def classify_features(self, features: torch.Tensor) -> torch.Tensor:
         """features (B, T, F) from encode_frames -> logits (B, K): the LSTM head, plus (with
         ``mean_head``) a linear classifier of the features' mean over T."""
-        logits = self.head(features)  # (B, K)
+        x = features
+        if self.config.temporal_diff:
+            step = torch.diff(features, dim=1, prepend=features[:, :1])  # (B, T, F), zero at t = 0
+            x = torch.cat([features, step], dim=-1)  # (B, T, 2F)
+        logits = self.head(x)  # (B, K)
         if self.mean_head is not None:
             logits = logits + self.mean_head(features.mean(dim=1))  # (B, K)
         return logits

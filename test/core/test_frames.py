@@ -75,9 +75,10 @@ def test_span_windows_stay_inside_and_pad_short_spans():
 
 
 def test_options_validate_and_sequence_length_sets_the_window():
-    o = fr.RgbOptions(sequence_length=20, rate_hz=10.0)
-    assert o.window_s == pytest.approx(2.0) and o.length == 20
-    assert fr.RgbOptions().length == 10 and fr.RgbOptions().hop_frames == 4
+    o = fr.RgbOptions(sequence_length=10, rate_hz=5.0)
+    assert o.window_s == pytest.approx(2.0) and o.length == 10
+    assert fr.RgbOptions().length == 20 and fr.RgbOptions().hop_frames == 8  # 2 s, 0.8 s at 10 Hz
+    assert fr.PoseOptions().length == 10 and fr.PoseOptions().hop_frames == 4  # the extractor is slow: 5 Hz
     with pytest.raises(ConfigError, match="whole number"):
         fr.RgbOptions(hop_s=0.3, rate_hz=5.0)
     with pytest.raises(ConfigError, match="view 'side'"):

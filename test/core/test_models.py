@@ -137,6 +137,26 @@ def test_input_standardization_and_mean_head():
         small_cnn(input_std=0.0)
 
 
+def test_temporal_diff_feeds_the_lstm_each_feature_change():
+    """temporal_diff: the LSTM head sees (f_t, f_t - f_{t-1}) with a zero change at t = 0;
+    old model files (no key) keep the plain head."""
+    model = small_cnn(temporal_diff=True)
+    assert model.head.config.input_dim == 2 * 12
+    assert CNNLSTMConfig.from_dict({"num_classes": 3}).temporal_diff is False
+    feats = torch.randn(2, 5, 12)
+    step = torch.zeros_like(feats)
+    step[:, 1:] = feats[:, 1:] - feats[:, :-1]
+    with torch.no_grad():
+        want = model.head(torch.cat([feats, step], dim=-1)) + model.mean_head(feats.mean(dim=1))
+        assert torch.allclose(model.classify_features(feats), want, atol=1e-6)
+        # a still scene: every change is zero, so only the features themselves count
+        still = feats[:, :1].expand(2, 5, 12)
+        want_still = model.head(torch.cat([still, torch.zeros_like(still)], dim=-1)) + model.mean_head(still[:, 0])
+        assert torch.allclose(model.classify_features(still), want_still, atol=1e-6)
+    rebuilt = build_model("cnn_lstm", model_config_dict(model))
+    assert rebuilt.config.temporal_diff and rebuilt.head.config.input_dim == 24
+
+
 class TinyEncoder(nn.Module):
     def __init__(self, in_channels: int = 3, width: int = 4) -> None:
         super().__init__()
