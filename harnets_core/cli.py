@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
             g.add_argument("--encoder", default="small", help="per-frame CNN encoder: small (CPU) or wide (GPU)")
             g.add_argument("--temporal-diff", action=argparse.BooleanOptionalAction, default=True,
                            help="the LSTM also sees each frame feature's change from the previous frame")
+            g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
+                           help="random shift, scale, rotation and brightness of each training window")
         else:
             g.add_argument("--extractor", default="blazepose", choices=["blazepose", "openpose"])
             g.add_argument("--openpose-prototxt", type=Path, default=None)
@@ -192,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="synthetic data -> train -> bag -> live replay -> report")
     p.add_argument("--out", type=Path, default=Path("demo_out"))
     p.add_argument("--skeleton-epochs", type=int, default=40)
-    p.add_argument("--rgb-epochs", type=int, default=15)
+    p.add_argument("--rgb-epochs", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
     return parser
 

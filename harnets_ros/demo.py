@@ -62,7 +62,7 @@ def run_demo(args: Any) -> int:
     rgb = runs / "rgb_side"
     _step("3/6 train the RGB side-view CNN-LSTM",
           ["train", "rgb", "--data", str(data), "--out", str(rgb), "--view", "left", "--epochs", str(args.rgb_epochs),
-           "--patience", "6", "--seed", str(args.seed), "--batch-size", "16"])
+           "--patience", "15", "--seed", str(args.seed), "--batch-size", "16"])
     session = read_meta(skeleton / "model.safetensors")["data"]["val_sessions"][0]
     bag = bags / session
     _step(f"4/6 record validation session {session} as a rosbag2",

@@ -95,7 +95,7 @@ def test_training_augmentation_shifts_whole_windows_only_when_asked():
     plain = fr.FrameWindowDataset(x, y)
     assert np.array_equal(plain[1][0].numpy(), x[1]) and int(plain[1][1]) == 1
     torch.manual_seed(0)
-    aug = fr.FrameWindowDataset(x, y, augment=True, max_shift=3, jitter=0.0)
+    aug = fr.FrameWindowDataset(x, y, augment=True, max_shift=3, max_scale=0.0, max_rotate_deg=0.0, jitter=0.0)
     shifted = [aug[0][0].numpy() for _ in range(8)]
     assert all(w.shape == (4, 3, 16, 20) and w.dtype == np.uint8 for w in shifted)
     assert any(not np.array_equal(w, x[0]) for w in shifted)
@@ -107,7 +107,26 @@ def test_training_augmentation_shifts_whole_windows_only_when_asked():
             ref = np.pad(x[0], ((0, 0), (0, 0), (3, 3), (3, 3)), mode="edge")[..., 3 + dy : 19 + dy, 3 + dx : 23 + dx]
             found |= np.array_equal(w, ref)
     assert found
-    assert not fr.RgbOptions().augment  # off by default (it slowed learning in 15 epochs)
+    assert fr.RgbOptions().augment  # on by default (docs/RESULTS_RGB.md)
+
+
+def test_augmentation_scales_and_rotates_every_frame_of_a_window_alike():
+    """A window of one repeated frame stays a window of one repeated frame: the scale /
+    rotation is drawn once per window; a bright square keeps about its area (scale <= 10 %)."""
+    frame = np.full((32, 40, 3), 40, np.uint8)
+    frame[12:20, 16:24] = 250  # an 8 x 8 square at the centre
+    x = fr.FrameWindows([np.stack([frame] * 3)], np.zeros(1, np.int64), np.array([[0, 1, 2]]))
+    torch.manual_seed(1)
+    aug = fr.FrameWindowDataset(x, np.array([0]), augment=True, max_shift=0, max_scale=0.1,
+                                max_rotate_deg=10.0, jitter=0.0)
+    windows = [aug[0][0].numpy() for _ in range(6)]
+    assert any(not np.array_equal(w[0], frame.transpose(2, 0, 1)) for w in windows)
+    for w in windows:
+        assert np.array_equal(w[0], w[1]) and np.array_equal(w[1], w[2])
+        area = float((w[0, 0] > 145).sum())
+        assert 64 * 0.9**2 - 8 <= area <= 64 * 1.1**2 + 8
+    with pytest.raises(ConfigError, match="augmentation"):
+        fr.FrameWindowDataset(x, np.array([0]), max_scale=1.5)
 
 
 def test_windows_lie_inside_one_segment_of_one_session(selection, tmp_path):
