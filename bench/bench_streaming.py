@@ -2,7 +2,7 @@
 cost per window with the per-frame feature cache vs. recomputing the whole window.
 
 1. Core (no ROS), default RGB CNN-LSTM (frames.RgbOptions / runs.ModelOptions: "small"
-   encoder, 48x80 top view, 10 frames a window): per window, "cached" = prepare + encode ONE
+   encoder, 48x80 top view, 20 frames a window at 10 Hz): per window, "cached" = prepare + encode ONE
    new 640x480 frame + LSTM head over the T cached encodings (what FrameRecognizer does);
    "recompute" = prepare + encode all T frames + head. Median of --windows windows each,
    interleaved in the same run; the ratio is recompute / cached.
@@ -17,7 +17,8 @@ cost per window with the per-frame feature cache vs. recomputing the whole windo
    model's frame rate, DDS losses = published - received).
 
 Usage: source tools/env.sh && python bench/bench_streaming.py [--duration-s 20] [--warmup-s 5]
-       [--windows 40]   (needs `make build`; uses its own ROS_DOMAIN_ID and ROS_HOME)
+       [--windows 40] [--keep]   (needs `make build`; uses its own ROS_DOMAIN_ID and ROS_HOME,
+       in a temporary folder removed at the end unless --keep)
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import argparse
 import array
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -270,10 +272,21 @@ def main() -> None:
     parser.add_argument("--warmup-s", type=float, default=5.0)
     parser.add_argument("--windows", type=int, default=40, help="windows timed per variant in the core part")
     parser.add_argument("--skip-ros", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the models and node logs (removed otherwise)")
     args = parser.parse_args()
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(150, 230)))
     folder = Path(tempfile.mkdtemp(prefix="bench_streaming_"))
     os.environ.setdefault("ROS_HOME", str(folder / "ros_home"))
+    try:
+        run(args, folder)
+    finally:
+        if args.keep:
+            print(f"models and node logs kept in {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, folder: Path) -> None:
     skel_path, rgb_path, frame_time_s = build_models(folder)
 
     core = bench_feature_cache(rgb_path, args.windows)
@@ -283,7 +296,7 @@ def main() -> None:
     if args.skip_ros:
         return
     ros = bench_ros(skel_path, rgb_path, frame_time_s, args.duration_s, args.warmup_s, folder)
-    print(f"\nROS, {args.duration_s:.0f} s after {args.warmup_s:.0f} s warm-up (logs in {folder}):")
+    print(f"\nROS, {args.duration_s:.0f} s after {args.warmup_s:.0f} s warm-up (node logs: --keep):")
     print("| stream | published | DDS lost | queue dropped | skipped by model rate | predictions "
           "| latency_ms p50/p95/p99 | end-to-end ms p50/p95/p99 |")
     print("|---|---|---|---|---|---|---|---|")
