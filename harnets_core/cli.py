@@ -50,6 +50,8 @@ def _add_train_args(p: argparse.ArgumentParser, epochs: int = 300) -> None:
     g.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     g.add_argument("--monitor", default="val_macro_f1", choices=["val_macro_f1", "val_accuracy"])
     g.add_argument("--class-weighting", default="balanced", choices=["balanced", "none"])
+    g.add_argument("--ema-decay", type=float, default=0.0,
+                   help="> 0: validate and keep a moving average of the weights (e.g. 0.98); 0: off")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
     g.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     g = p.add_argument_group("model")
@@ -206,7 +208,7 @@ def _train_config(args: argparse.Namespace) -> Any:
     return TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         patience=args.patience, seed=args.seed, device=args.device, monitor=args.monitor,
-        class_weighting=args.class_weighting, progress=not args.no_progress,
+        class_weighting=args.class_weighting, progress=not args.no_progress, ema_decay=args.ema_decay,
     )
 
 

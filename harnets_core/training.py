@@ -26,9 +26,10 @@ import os
 import random
 import sys
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -63,7 +64,7 @@ LAST_CKPT_FILE = "last.ckpt.safetensors"
 HISTORY_FILE = "history.json"
 _CKPT_VERSION = 1
 # TrainConfig fields that must not change between an interrupted run and its resume
-_RESUME_MUST_MATCH = ("batch_size", "lr", "weight_decay", "seed", "class_weighting", "monitor", "grad_clip")
+_RESUME_MUST_MATCH = ("batch_size", "lr", "weight_decay", "seed", "class_weighting", "monitor", "grad_clip", "ema_decay")
 
 
 @dataclass
@@ -83,12 +84,15 @@ class TrainConfig:
     grad_clip: float | None = 1.0  # max gradient L2 norm; None or 0 = off
     progress: bool = True  # tqdm bars (only on a TTY, only on rank 0)
     eval_batch_size: int = 64
+    ema_decay: float = 0.0  # > 0: validate and keep an exponential moving average of the weights
 
     def __post_init__(self) -> None:
         if int(self.epochs) < 1 or int(self.batch_size) < 1 or int(self.eval_batch_size) < 1:
             raise ConfigError(f"TrainConfig: epochs, batch_size and eval_batch_size must be >= 1 ({self})")
         if float(self.lr) <= 0 or float(self.weight_decay) < 0 or int(self.patience) < 0 or int(self.num_workers) < 0:
             raise ConfigError(f"TrainConfig: lr must be > 0, weight_decay, patience, num_workers >= 0 ({self})")
+        if not 0.0 <= float(self.ema_decay) < 1.0:
+            raise ConfigError(f"TrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.class_weighting not in ("balanced", "none"):
             raise ConfigError(f"TrainConfig.class_weighting must be 'balanced' or 'none', got {self.class_weighting!r}")
         if self.monitor not in ("val_macro_f1", "val_accuracy"):
@@ -252,8 +256,12 @@ def _set_rng_state(tensors: Mapping[str, torch.Tensor], state: Mapping[str, Any]
     random.setstate((version, tuple(internal), gauss))
 
 
-def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any],
+                     average: WeightAverage | None = None) -> None:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    if average is not None:
+        tensors.update({f"average.{k}": v for k, v in average.state.items()})
+        state = {**state, "average_steps": average.steps}
     opt = optimizer.state_dict()
     scalars: dict[str, dict[str, Any]] = {}
     for pid, pstate in opt["state"].items():
@@ -273,7 +281,8 @@ def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimi
     write_safetensors(path, tensors, {"harnets_ckpt": json.dumps(payload)})
 
 
-def _load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device) -> dict[str, Any]:
+def _load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device,
+                     average: WeightAverage | None = None) -> dict[str, Any]:
     tensors, metadata = read_safetensors(path, what="training checkpoint")
     try:
         payload = json.loads(metadata["harnets_ckpt"])
@@ -294,6 +303,13 @@ def _load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimi
     for pid, values in payload["optimizer"]["scalars"].items():
         state.setdefault(int(pid), {}).update(values)
     optimizer.load_state_dict({"state": state, "param_groups": payload["optimizer"]["param_groups"]})
+    if average is not None:
+        saved = {k[len("average."):]: v for k, v in tensors.items() if k.startswith("average.")}
+        if set(saved) != set(average.state):
+            raise ModelFileError(f"training checkpoint {path} has no weight average for this model (ema_decay changed?)")
+        for k, v in saved.items():
+            average.state[k].copy_(v)
+        average.steps = int(payload.get("average_steps", 0))
     _set_rng_state(tensors, payload["rng"])
     return payload
 
@@ -372,12 +388,14 @@ def _fit(
     weights = class_weights(dataset_labels(train_set), num_classes, config.class_weighting).to(device)  # (K,)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
+    average = WeightAverage(model, config.ema_decay) if config.ema_decay > 0 else None
     history: list[dict[str, Any]] = []
     best = {"epoch": 0, "value": -math.inf, "metrics": {}, "since": 0, "stopped": False}
     best_state: dict[str, torch.Tensor] | None = None
     if resume and ckpt_path.is_file():
-        payload = _load_checkpoint(ckpt_path, model, optimizer, device)
-        changed = {k: (payload["train_config"].get(k), getattr(config, k)) for k in _RESUME_MUST_MATCH if payload["train_config"].get(k) != getattr(config, k)}
+        payload = _load_checkpoint(ckpt_path, model, optimizer, device, average)
+        old = {k: payload["train_config"].get(k, getattr(TrainConfig, k)) for k in _RESUME_MUST_MATCH}  # older files: defaults
+        changed = {k: (old[k], getattr(config, k)) for k in _RESUME_MUST_MATCH if old[k] != getattr(config, k)}
         if changed:
             raise ConfigError(f"cannot resume {ckpt_path}: train config changed {changed} (old, new)")
         history, best = payload["history"], payload["best"]
@@ -405,24 +423,25 @@ def _fit(
             t0 = time.perf_counter()
             sampler.set_epoch(epoch)  # batch order depends on (seed, epoch) only: resumable
             record = {"epoch": epoch}
-            record.update(_train_epoch(train_model, train_loader, optimizer, weights, config, ctx, device, show, epoch))
-            record.update(_validate(model, val_loader, weights, ctx, device))
-            record["lr"] = optimizer.param_groups[0]["lr"]
-            record["time_s"] = round(time.perf_counter() - t0, 3)
-            history.append(record)
-
-            if record[config.monitor] > best["value"]:
-                best.update(epoch=epoch, value=record[config.monitor], metrics=dict(record), since=0)
-                best_state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
-                if ctx.is_main:
-                    _save_best(model_path, model, meta_dict, config, best, history)
-            else:
-                best["since"] += 1
+            record.update(_train_epoch(train_model, train_loader, optimizer, weights, config, ctx, device, show, epoch, average))
+            # validate (and keep as the best) the weight average when there is one, the live weights otherwise
+            with average.applied() if average is not None else nullcontext():
+                record.update(_validate(model, val_loader, weights, ctx, device))
+                record["lr"] = optimizer.param_groups[0]["lr"]
+                record["time_s"] = round(time.perf_counter() - t0, 3)
+                history.append(record)
+                if record[config.monitor] > best["value"]:
+                    best.update(epoch=epoch, value=record[config.monitor], metrics=dict(record), since=0)
+                    best_state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+                    if ctx.is_main:
+                        _save_best(model_path, model, meta_dict, config, best, history)
+                else:
+                    best["since"] += 1
             if config.patience and best["since"] >= config.patience:
                 best["stopped"] = True
             if ctx.is_main:
                 _write_history(history_path, config, best, history, ctx.world_size)
-                _save_checkpoint(ckpt_path, model, optimizer, {"history": history, "best": best, "train_config": config.to_dict()})
+                _save_checkpoint(ckpt_path, model, optimizer, {"history": history, "best": best, "train_config": config.to_dict()}, average)
             epochs_bar.update(1)
             epochs_bar.set_postfix(loss=f"{record['train_loss']:.4f}", val_acc=f"{record['val_accuracy']:.3f}", val_f1=f"{record['val_macro_f1']:.3f}", best=best["epoch"])
             if on_epoch is not None:
@@ -440,6 +459,36 @@ def _fit(
     return TrainResult(history, int(best["epoch"]), dict(best["metrics"]), model_path, bool(best["stopped"]))
 
 
+class WeightAverage:
+    """Exponential moving average of a model's floating-point weights and buffers, updated
+    after every optimizer step: ``avg = d * avg + (1 - d) * w`` with ``d = min(decay,
+    (1 + n) / (10 + n))`` at step n, so the first steps do not keep the random start.
+    Validation and the saved model use the average; training goes on with the live weights.
+    Every process of a DDP run holds the same weights, so the same average."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.model, self.decay, self.steps = model, float(decay), 0  # the bare model, not a DDP wrapper
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+
+    @torch.no_grad()
+    def update(self) -> None:
+        d = min(self.decay, (1.0 + self.steps) / (10.0 + self.steps))
+        live = self.model.state_dict()
+        for k, avg in self.state.items():
+            avg.lerp_(live[k].detach(), 1.0 - d)
+        self.steps += 1
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        """Within the block the model holds the averaged weights; the live ones come back after."""
+        live = {k: v.detach().clone() for k, v in self.model.state_dict().items() if k in self.state}
+        self.model.load_state_dict(self.state, strict=False)
+        try:
+            yield
+        finally:
+            self.model.load_state_dict(live, strict=False)
+
+
 def _train_epoch(
     model: nn.Module,
     loader: DataLoader,
@@ -450,6 +499,7 @@ def _train_epoch(
     device: torch.device,
     show: bool,
     epoch: int,
+    average: WeightAverage | None = None,
 ) -> dict[str, float]:
     """One pass; train_loss (class-weighted mean), train_accuracy, train_macro_f1 over all processes."""
     model.train()
@@ -472,6 +522,8 @@ def _train_epoch(
         if config.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
+        if average is not None:
+            average.update()
         loss_sum += float(per_sample.detach().sum())
         weight_sum += float(local_w)
         cm += torch.bincount(y * k + logits.detach().argmax(dim=-1), minlength=k * k).double()

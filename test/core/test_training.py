@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
+from torch import nn
 
 from harnets_core.errors import ConfigError
 from harnets_core.modelfile import load_model
@@ -21,6 +22,7 @@ from harnets_core.models import LSTMClassifier, LSTMConfig
 from harnets_core.training import (
     ArrayDataset,
     TrainConfig,
+    WeightAverage,
     class_weights,
     dataset_labels,
     fit,
@@ -85,9 +87,10 @@ def test_early_stopping(tmp_path):
     assert len(result.history) == result.best_epoch + 2 < 50
 
 
-def test_resume_matches_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_resume_matches_uninterrupted_run(tmp_path, ema_decay):
     train, val = make_data(40, 7), make_data(12, 8)
-    cfg = TrainConfig(epochs=6, batch_size=8, lr=5e-3, patience=0, progress=False)
+    cfg = TrainConfig(epochs=6, batch_size=8, lr=5e-3, patience=0, progress=False, ema_decay=ema_decay)
     full = fit(make_model(dropout=0.2), train, val, cfg, tmp_path / "full", META)
 
     def interrupt(epoch, record):
@@ -108,6 +111,43 @@ def test_resume_matches_uninterrupted_run(tmp_path):
             for key in a.keys():
                 if not key.startswith("rng."):
                     assert torch.equal(a.get_tensor(key), b.get_tensor(key)), key
+
+
+def test_weight_average_follows_the_live_weights_with_warm_up():
+    model = nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+        model.bias.fill_(0.0)
+    average = WeightAverage(model, decay=0.9)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    average.update()  # step 0: d = min(0.9, 1 / 10) = 0.1
+    assert torch.allclose(average.state["weight"], torch.full((1, 2), 0.9))
+    average.update()  # step 1: d = min(0.9, 2 / 11)
+    d = 2 / 11
+    assert torch.allclose(average.state["weight"], torch.full((1, 2), d * 0.9 + (1 - d)))
+    with average.applied():
+        assert torch.allclose(model.weight, average.state["weight"])
+    assert torch.equal(model.weight, torch.ones(1, 2))  # the live weights are back
+
+
+def test_fit_with_ema_validates_and_saves_the_average(tmp_path):
+    """The saved model is the one that was validated: the average, not the last live weights."""
+    train, val = make_data(48, 11), make_data(24, 12)
+    cfg = TrainConfig(epochs=4, batch_size=8, lr=1e-2, patience=0, progress=False, ema_decay=0.9)
+    model = make_model()
+    result = fit(model, train, val, cfg, tmp_path, META)
+    loaded = load_model(tmp_path / "model.safetensors")
+    with torch.no_grad():
+        acc = float((loaded.model(val.X).argmax(-1) == val.y).float().mean())
+    assert acc == pytest.approx(result.best_metrics["val_accuracy"])
+    with safe_open(tmp_path / "last.ckpt.safetensors", "pt") as ckpt:
+        live, averaged = ckpt.get_tensor("model.head.weight"), ckpt.get_tensor("average.head.weight")
+    assert not torch.equal(live, averaged)
+    if result.best_epoch == cfg.epochs:  # the best is the last epoch: the saved model is its average
+        assert torch.equal(loaded.model.state_dict()["head.weight"], averaged)
+    with pytest.raises(ConfigError, match="ema_decay"):
+        TrainConfig(ema_decay=1.0)
 
 
 def test_resume_rejects_changed_config(tmp_path):
