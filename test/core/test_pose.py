@@ -89,7 +89,7 @@ def test_heatmap_argmax() -> None:
 
 
 # ----------------------------------------------------------------------------- OpenPose, run for real
-# Heatmap k of the tiny model (test/core/tiny_openpose.py) peaks on spots of colour k; the spots
+# Heatmap k of the tiny model (test/tiny_openpose.py) peaks on spots of colour k; the spots
 # sit in these stride-8 cells (row, column) of a 96 x 160 view (12 x 20 cells), one per keypoint.
 MPI = OPENPOSE_NAMES["MPI"]
 SPOT_CELLS = {"Head": (1, 9), "Neck": (3, 9), "RShoulder": (3, 6), "RElbow": (5, 4), "RWrist": (7, 3),
