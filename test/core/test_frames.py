@@ -22,6 +22,7 @@ from harnets_core.pipeline import FramePipeline, FrameSampler, pipeline_from_met
 from harnets_core.runs import ModelOptions, evaluate_run, train_run
 from harnets_core.training import TrainConfig
 from harnets_core.video import FrameCache, iter_frames, probe_video, time_range_to_frames
+from band_centroids import BandCentroids
 
 SESSIONS = ["P01_R01", "P02_R01"]  # official train, official validation
 TINY = dict(size_hw=(24, 40), rate_hz=5.0, window_s=1.2, hop_s=0.4)  # T = 6 frames
@@ -220,25 +221,6 @@ def test_clip_prediction_is_the_mean_over_windows(rgb_model, tmp_path):
 
 
 # ----------------------------------------------------------------------------- pose runs
-class BandCentroids:
-    """TEST-ONLY extractor (no model): in each of 3 horizontal bands, the centroid of the
-    pixels brighter than the frame's median, confidence 1. Deterministic, cheap."""
-
-    names = ("band0", "band1", "band2")
-    cache_key = "test-band-centroids-v1"
-
-    def __call__(self, frame_rgb: np.ndarray) -> np.ndarray:
-        g = frame_rgb.astype(np.float32).sum(axis=2)  # (H, W)
-        h, w = g.shape
-        mask = g > np.median(g)
-        out = np.zeros((3, 3), np.float32)
-        for k in range(3):
-            ys, xs = np.nonzero(mask[k * h // 3:(k + 1) * h // 3])
-            if len(xs):
-                out[k] = ((xs.mean() + 0.5) / w, (ys.mean() + k * h // 3 + 0.5) / h, 1.0)
-        return out
-
-
 def test_pose_run_and_streaming_equal_offline(selection, tmp_path, monkeypatch):
     from harnets_core import pose
 

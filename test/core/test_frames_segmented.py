@@ -25,6 +25,7 @@ from harnets_core.errors import DatasetError, VideoError
 from harnets_core.inhard import InhardLayout
 from harnets_core.pipeline import FramePipeline
 from harnets_core.video import FrameCache, iter_frames, probe_video, read_frames_at, time_range_to_frames, write_video
+from band_centroids import BandCentroids
 
 SESSIONS = ["P01_R01", "P02_R01"]  # official train, official validation
 
@@ -241,25 +242,6 @@ def test_a_bad_clip_is_an_error_naming_it(segmented_only: Path, tmp_path: Path, 
 
 
 # ----------------------------------------------------------------------------- runs
-class BandCentroids:
-    """TEST-ONLY extractor (no model): in each of 3 horizontal bands, the centroid of the
-    pixels brighter than the frame's median, confidence 1."""
-
-    names = ("band0", "band1", "band2")
-    cache_key = "test-band-centroids-v1"
-
-    def __call__(self, frame_rgb: np.ndarray) -> np.ndarray:
-        g = frame_rgb.astype(np.float32).sum(axis=2)  # (H, W)
-        h, w = g.shape
-        mask = g > np.median(g)
-        out = np.zeros((3, 3), np.float32)
-        for k in range(3):
-            ys, xs = np.nonzero(mask[k * h // 3:(k + 1) * h // 3])
-            if len(xs):
-                out[k] = ((xs.mean() + 0.5) / w, (ys.mean() + k * h // 3 + 0.5) / h, 1.0)
-        return out
-
-
 def test_pose_windows_from_segmented_clips(segmented_only: Path, tmp_path: Path, monkeypatch):
     from harnets_core import pose
     from harnets_core.features import Normalizer
