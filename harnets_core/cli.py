@@ -107,10 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--cache", type=Path, default=None, help="decoded-frame cache folder (default: DATA/.harnets_cache)")
         if name == "rgb":
             g.add_argument("--encoder", default="small", help="per-frame CNN encoder: small (CPU) or wide (GPU)")
-            g.add_argument("--temporal-diff", action=argparse.BooleanOptionalAction, default=True,
-                           help="the LSTM also sees each frame feature's change from the previous frame")
-            g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
-                           help="random shift, scale, rotation and brightness of each training window")
+            g.add_argument("--temporal-diff", action=argparse.BooleanOptionalAction, default=None,
+                           help="the LSTM also sees each frame feature's change from the previous frame (default: on)")
+            g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                           help="random shift, scale, rotation and brightness of each training window (default: on)")
         else:
             g.add_argument("--extractor", default="blazepose", choices=["blazepose", "openpose"])
             g.add_argument("--openpose-prototxt", type=Path, default=None)

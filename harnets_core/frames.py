@@ -420,12 +420,12 @@ class FrameWindowDataset(Dataset):
 
     def _augmented(self, window: np.ndarray) -> np.ndarray:
         """(T, 3, h, w) uint8 -> the same shape, transformed and jittered as one clip."""
-        t, c, h, w = window.shape
+        h, w = window.shape[-2:]
         m = self._transform(h, w)
         if m is not None:
             frames = window.transpose(0, 2, 3, 1)  # (T, h, w, 3)
             window = np.stack([cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                               for f in frames]).reshape(t, h, w, c).transpose(0, 3, 1, 2)
+                               for f in frames]).transpose(0, 3, 1, 2)  # (T, 3, h, w)
         if self.jitter > 0:
             gain, offset = (1.0 + self.jitter * (2.0 * torch.rand(2) - 1.0)).tolist()
             mean = float(window.mean())
@@ -724,13 +724,12 @@ def prepare_from_args(args: argparse.Namespace, selection: DataSelection, model_
     defaults = base()
     if args.height is not None or args.width is not None:
         kwargs["size_hw"] = (args.height or defaults.size_hw[0], args.width or defaults.size_hw[1])
-    for name in ("rate_hz", "window_s", "hop_s", "sequence_length"):
+    for name in ("rate_hz", "window_s", "hop_s", "sequence_length", "temporal_diff", "augment"):
         if getattr(args, name, None) is not None:
             kwargs[name] = getattr(args, name)
     cache_dir = args.cache
     if args.modality == "rgb":
-        options = RgbOptions(encoder=args.encoder, temporal_diff=getattr(args, "temporal_diff", True),
-                             augment=getattr(args, "augment", True), **kwargs)
+        options = RgbOptions(encoder=args.encoder, **kwargs)
         return prepare_rgb(selection, options, model_options, cache_dir)
     if args.extractor == "openpose":
         if args.openpose_prototxt is None or args.openpose_model is None:

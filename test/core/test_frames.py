@@ -86,6 +86,20 @@ def test_options_validate_and_sequence_length_sets_the_window():
         fr.RgbOptions(view="side")
 
 
+def test_command_line_switches_reach_the_rgb_options(selection, tmp_path):
+    """--no-augment / --no-temporal-diff turn off what RgbOptions turns on; without them the
+    RgbOptions defaults hold (the parser does not restate them)."""
+    from harnets_core.cli import build_parser
+
+    base = ["train", "rgb", "--data", str(selection.root), "--out", str(tmp_path / "run"), "--cache", str(tmp_path),
+            "--height", "24", "--width", "40", "--rate-hz", "5", "--window-s", "1.2", "--hop-s", "0.4"]
+    for extra, want in (([], True), (["--no-augment", "--no-temporal-diff"], False)):
+        args = build_parser().parse_args(base + extra)
+        prepared = fr.prepare_from_args(args, selection, ModelOptions(hidden_size=8, num_layers=1))
+        assert prepared.meta["model_config"]["temporal_diff"] is want
+        assert prepared.train.meta["dataset"].augment is want
+
+
 # ----------------------------------------------------------------------------- windows and cache
 def test_training_augmentation_shifts_whole_windows_only_when_asked():
     rng = np.random.default_rng(0)
