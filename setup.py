@@ -52,5 +52,5 @@ setup(
         "test": ["pytest>=7", "hypothesis>=6", "pytest-timeout>=2"],
     },
     cmdclass={"build_py": BuildPyWithMessages},
-    entry_points={"console_scripts": ["harnets=harnets_core.cli:main"]},
+    entry_points={"console_scripts": ["harnets=harnets_core.cli.main:main"]},
 )

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark: harnets_core.bvh.read_bvh vs the `bvh` package (0.3) on a full-size InHARD session.
+"""Benchmark: harnets_core.formats.bvh.read_bvh vs the `bvh` package (0.3) on a full-size InHARD session.
 
 A synthetic session is generated into a temporary directory (never the repo) from the real
 clip test/data/P01_R01_0026.48_0028.80.bvh: its 276 motion lines are tiled to --frames
@@ -26,7 +26,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from harnets_core.bvh import read_bvh  # noqa: E402
+from harnets_core.formats.bvh import read_bvh  # noqa: E402
 
 CLIP = ROOT / "test" / "data" / "P01_R01_0026.48_0028.80.bvh"
 

@@ -1,6 +1,6 @@
 """Benchmark: decoding video segments every epoch vs. reading them from FrameCache.
 
-Renders one synthetic session mosaic (a stick-figure motion, harnets_core.render), cuts it
+Renders one synthetic session mosaic (a stick-figure motion, harnets_core.synth.render), cuts it
 into segments of 1 to 4 s, then times, in the same run:
 
 - "first epoch": decode + crop + resize every segment's frames (read_frames), as a
@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harnets_core.render import DEFAULT_MOSAIC_SIZE_HW, render_mosaic_video  # noqa: E402
-from harnets_core.video import FrameCache, probe_video, read_frames  # noqa: E402
+from harnets_core.synth.render import DEFAULT_MOSAIC_SIZE_HW, render_mosaic_video  # noqa: E402
+from harnets_core.formats.video import FrameCache, probe_video, read_frames  # noqa: E402
 
 FRAME_TIME_S = 0.008401
 PARENTS = (-1, 0, 1, 2, 3, 0, 5, 6, 0, 8, 9, 2, 11, 12, 2, 14, 15)

@@ -66,7 +66,7 @@ def declare(node: Node, name: str, default: Any, description: str) -> Any:
 
 
 def prediction_to_msg(prediction: Any, frame_id: str, latency_ms: float) -> Activity:
-    """harnets/Activity from a harnets_core.streaming.Prediction."""
+    """harnets/Activity from a harnets_core.streaming.recognizer.Prediction."""
     msg = Activity()
     msg.header.stamp = ns_to_time(prediction.stamp_ns)
     msg.header.frame_id = frame_id

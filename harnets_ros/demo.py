@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harnets_core.cli import main as harnets
+from harnets_core.cli.main import main as harnets
 from harnets_core.errors import HarnetsError
-from harnets_core.modelfile import read_meta
+from harnets_core.models.modelfile import read_meta
 
 __all__ = ["run_demo"]
 

@@ -1,7 +1,7 @@
 """Fusion node: several harnets/Activity streams in, their late fusion out (source "fusion").
 
 The fusion itself (class alignment by name, weights, staleness, stamps, latency) is
-harnets_core.fusion.LateFusion; this node only converts messages and publishes. The input
+harnets_core.streaming.fusion.LateFusion; this node only converts messages and publishes. The input
 callback stores the prediction (one per input: bounded); with `rate_hz` = 0 the fusion is
 published on every fresh input, otherwise a timer publishes at `rate_hz` when something new
 came in. A bad input message is counted as invalid and reported on /diagnostics.
@@ -16,7 +16,7 @@ from rclpy.node import Node
 
 from harnets.msg import Activity
 from harnets_core.errors import StreamError
-from harnets_core.fusion import LateFusion, NoFusion
+from harnets_core.streaming.fusion import LateFusion, NoFusion
 from harnets_ros.common import RESULT_QOS, SENSOR_QOS, Diagnostics, declare, prediction_to_msg, run_node, time_to_ns
 
 __all__ = ["FusionNode", "main"]

@@ -19,10 +19,10 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
 
 from harnets.msg import Activity, SkeletonFrame
-from harnets_core.bags import ACTIVITY_TYPE, BagWriter, make_typestore
+from harnets_core.formats.bags import ACTIVITY_TYPE, BagWriter, make_typestore
 from harnets_core.errors import BagError
-from harnets_core.replay import BAG_START_NS, score_timed
-from harnets_core.timeline import Prediction as TimedLabel
+from harnets_core.evaluation.replay import BAG_START_NS, score_timed
+from harnets_core.evaluation.timeline import Prediction as TimedLabel
 from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, time_to_ns
 from harnets_ros.graph import NodeGraph, format_activity, graph_spec
 
@@ -83,7 +83,7 @@ def replay_live(
 ) -> dict[str, Any]:
     """Start the graph (use_sim_time) with `models`, play `bag` into it, record and score.
     The recognizers run at their models' training hop, as the offline replay does."""
-    from harnets_core.modelfile import read_meta
+    from harnets_core.models.modelfile import read_meta
 
     hops_ns = {src: int(float(read_meta(path).window["hop_s"]) * 1e9) for src, path in models.items()}
     bag = Path(bag)
@@ -148,7 +148,7 @@ def replay_live(
         if graph is not None:
             graph.stop()
         rclpy.try_shutdown()
-    from harnets_core.timeline import activities_from_bag
+    from harnets_core.evaluation.timeline import activities_from_bag
 
     predictions, latencies = activities_from_bag(result_bag, t0_ns=BAG_START_NS)
     predictions.pop("ground_truth", None)

@@ -16,8 +16,8 @@ import importlib.util
 from typing import Any
 
 from harnets_core.errors import ConfigError, HarnetsError
-from harnets_core.modelfile import read_meta
-from harnets_core.streaming import load_recognizer
+from harnets_core.models.modelfile import read_meta
+from harnets_core.streaming.recognizer import load_recognizer
 from harnets_ros.common import run_node
 from harnets_ros.image_node import TRANSPORTS, ImageNode
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from harnets.msg import SkeletonFrame
-from harnets_core.streaming import load_recognizer
+from harnets_core.streaming.recognizer import load_recognizer
 from harnets_ros.common import run_node, time_to_ns
 from harnets_ros.recognizer_node import RecognizerNode
 

@@ -16,8 +16,8 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 
 from harnets.msg import SkeletonFrame
-from harnets_core.axis_neuron import AxisNeuronLineParser
-from harnets_core.bvh import read_bvh
+from harnets_core.formats.axis_neuron import AxisNeuronLineParser
+from harnets_core.formats.bvh import read_bvh
 from harnets_core.errors import HarnetsError
 from harnets_ros.common import SENSOR_QOS, Diagnostics, declare, ns_to_time, run_node
 

@@ -21,7 +21,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
 from harnets_core.errors import ConfigError, VideoError
-from harnets_core.video import iter_frames, probe_video
+from harnets_core.formats.video import iter_frames, probe_video
 from harnets_ros.common import SENSOR_QOS, Diagnostics, compressed_topic, declare, ns_to_time, run_node
 
 __all__ = ["VideoStreamer", "main"]

@@ -32,7 +32,7 @@ def torch_threads():
 @pytest.fixture(scope="session")
 def synth_root(tmp_path_factory) -> Path:
     """4 sessions (3 official train, 1 validation) of 40 s, skeleton only."""
-    from harnets_core.synth import generate_dataset
+    from harnets_core.synth.sessions import generate_dataset
 
     root = tmp_path_factory.mktemp("synth")
     generate_dataset(root, seed=3, sessions=["P01_R01", "P03_R01", "P04_R02", "P01_R02"], duration_s=40.0,
@@ -46,11 +46,11 @@ def build_skeleton_model(path: Path, clip_path: Path = REAL_CLIP, *, classes=("C
     normalizer fitted on the real clip: a real model file for plumbing tests."""
     import torch
 
-    from harnets_core.bvh import read_bvh
-    from harnets_core.features import FeatureConfig, Normalizer
-    from harnets_core.modelfile import save_model
+    from harnets_core.formats.bvh import read_bvh
+    from harnets_core.features.skeleton import FeatureConfig, Normalizer
+    from harnets_core.models.modelfile import save_model
     from harnets_core.models import LSTMClassifier, LSTMConfig
-    from harnets_core.pipeline import SkeletonPipeline, skeleton_meta
+    from harnets_core.features.pipeline import SkeletonPipeline, skeleton_meta
 
     torch.manual_seed(seed)
     clip = read_bvh(clip_path)
@@ -82,9 +82,9 @@ def trained_skeleton_run(synth_root, tmp_path_factory, torch_threads) -> Path:
     """A skeleton model trained (a few epochs) on the synthetic dataset; returns its run folder."""
     import torch
 
-    from harnets_core.datasets import select_data
-    from harnets_core.runs import ModelOptions, SkeletonOptions, prepare_skeleton, train_run
-    from harnets_core.training import TrainConfig
+    from harnets_core.datasets.selection import select_data
+    from harnets_core.runs.skeleton import ModelOptions, SkeletonOptions, prepare_skeleton, train_run
+    from harnets_core.training.loop import TrainConfig
 
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("skeleton_run")

@@ -22,8 +22,8 @@ def test_core_works_with_rclpy_absent(real_clip_path):
         for name in names:
             importlib.import_module(name)
         assert not any(m.split('.')[0] in ('rclpy', 'harnets_ros') for m in sys.modules), 'ROS was imported'
-        from harnets_core.bvh import read_bvh
-        from harnets_core.features import skeleton_features
+        from harnets_core.formats.bvh import read_bvh
+        from harnets_core.features.skeleton import skeleton_features
         clip = read_bvh({str(real_clip_path)!r})
         x = skeleton_features(clip)
         print(len(names), x.shape)

@@ -1,7 +1,7 @@
 """Models of harnets: LSTM over skeleton features / pose keypoints, and the RGB CNN-LSTM.
 
 ``build_model(model_type, config_dict)`` rebuilds a model from the ``model_type`` and
-``model_config`` stored in a model file (see ``harnets_core.modelfile``).
+``model_config`` stored in a model file (see ``harnets_core.models.modelfile``).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""harnets_core.bags: session bags written and read back with rosbags, image conversion."""
+"""harnets_core.formats.bags: session bags written and read back with rosbags, image conversion."""
 from __future__ import annotations
 
 import array
@@ -12,10 +12,10 @@ from rosbags.highlevel import AnyReader
 from rosbags.interfaces import MessageDefinitionFormat
 from ruamel.yaml import YAML
 
-from harnets_core import bags
-from harnets_core.bvh import read_bvh
+from harnets_core.formats import bags
+from harnets_core.formats.bvh import read_bvh
 from harnets_core.errors import BagError, StreamError
-from harnets_core.video import read_frames
+from harnets_core.formats.video import read_frames
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CLIP = DATA / "P01_R01_0026.48_0028.80.bvh"

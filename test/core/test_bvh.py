@@ -1,4 +1,4 @@
-"""harnets_core.bvh: parsing the real InHARD clip, parity with the `bvh` package, errors."""
+"""harnets_core.formats.bvh: parsing the real InHARD clip, parity with the `bvh` package, errors."""
 from __future__ import annotations
 
 import re
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harnets_core.bvh import BvhClip, format_bvh, parse_bvh, read_bvh, write_bvh
+from harnets_core.formats.bvh import BvhClip, format_bvh, parse_bvh, read_bvh, write_bvh
 from harnets_core.errors import BvhParseError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""harnets_core.datasets: the online and segmented layouts, layout detection, session splits.
+"""harnets_core.datasets.selection: the online and segmented layouts, layout detection, session splits.
 
 The dataset is `synth.generate_dataset` with 4 official sessions (3 train, 1 validation) of
 30 s, skeleton only; synth writes each segmented clip as the very lines of the session BVH
@@ -14,19 +14,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harnets_core.bvh import read_bvh, write_bvh
-from harnets_core.datasets import DataSelection, check_segment_clip, detect_layout, select_data, skeleton_windows
+from harnets_core.formats.bvh import read_bvh, write_bvh
+from harnets_core.datasets.selection import DataSelection, check_segment_clip, detect_layout, select_data, skeleton_windows
 from harnets_core.errors import ConfigError, DatasetError
-from harnets_core.features import FeatureConfig
-from harnets_core.inhard import InhardLayout
-from harnets_core.pipeline import SkeletonPipeline
+from harnets_core.features.skeleton import FeatureConfig
+from harnets_core.datasets.inhard import InhardLayout
+from harnets_core.features.pipeline import SkeletonPipeline
 
 SESSIONS = ["P01_R01", "P03_R01", "P04_R02", "P01_R02"]  # 3 official train, 1 official validation
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
-    from harnets_core.synth import generate_dataset
+    from harnets_core.synth.sessions import generate_dataset
 
     root = tmp_path_factory.mktemp("synth_layouts")
     generate_dataset(root, seed=5, sessions=SESSIONS, duration_s=30.0, write_videos=False)
@@ -174,9 +174,9 @@ def test_split_never_puts_a_session_on_both_sides(root: Path, layout: str):
 def test_segmented_only_dataset_trains_and_evaluates_with_its_layout(segmented_only: Path, tmp_path: Path):
     import torch
 
-    from harnets_core.modelfile import read_meta
-    from harnets_core.runs import ModelOptions, SkeletonOptions, evaluate_run, prepare_skeleton, train_run
-    from harnets_core.training import TrainConfig
+    from harnets_core.models.modelfile import read_meta
+    from harnets_core.runs.skeleton import ModelOptions, SkeletonOptions, evaluate_run, prepare_skeleton, train_run
+    from harnets_core.training.loop import TrainConfig
 
     torch.set_num_threads(1)
     selection = select_data(segmented_only, classes=["Consult sheets", "Assemble system"])

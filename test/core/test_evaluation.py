@@ -9,9 +9,9 @@ import pytest
 import torch
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from harnets_core.evaluation import baselines, compute_metrics, evaluate, macro_f1, write_report
+from harnets_core.evaluation.metrics import baselines, compute_metrics, evaluate, macro_f1, write_report
 from harnets_core.models import LSTMClassifier, LSTMConfig
-from harnets_core.training import ArrayDataset
+from harnets_core.training.loop import ArrayDataset
 
 torch.set_num_threads(1)
 CLASSES = ["Assemble system", "Consult sheets", "Take subsystem", "No action"]

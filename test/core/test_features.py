@@ -1,4 +1,4 @@
-"""harnets_core.features: shapes, names, resampling, normalizer, config dicts."""
+"""harnets_core.features.skeleton: shapes, names, resampling, normalizer, config dicts."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harnets_core.bvh import read_bvh
+from harnets_core.formats.bvh import read_bvh
 from harnets_core.errors import ConfigError
-from harnets_core.features import (
+from harnets_core.features.skeleton import (
     FeatureConfig, Normalizer, SkeletonFeatures, feature_names, resample, select_joints, skeleton_features,
 )
-from harnets_core.kinematics import forward_kinematics
+from harnets_core.features.kinematics import forward_kinematics
 
 CLIP = Path(__file__).resolve().parents[2] / "test" / "data" / "P01_R01_0026.48_0028.80.bvh"
 

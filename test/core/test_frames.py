@@ -1,4 +1,4 @@
-"""harnets_core.frames: frame selection, windows inside segments, the frame cache, RGB and
+"""harnets_core.runs.frames: frame selection, windows inside segments, the frame cache, RGB and
 pose runs on a tiny synthetic dataset, and streaming == offline.
 
 The dataset is `synth.generate_dataset` with two 8 s sessions (one official-train, one
@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-from harnets_core import frames as fr
-from harnets_core.datasets import select_data
+from harnets_core.runs import frames as fr
+from harnets_core.datasets.selection import select_data
 from harnets_core.errors import ConfigError
-from harnets_core.inhard import InhardLayout
-from harnets_core.modelfile import load_model
-from harnets_core.pipeline import FramePipeline, FrameSampler, pipeline_from_meta
-from harnets_core.runs import ModelOptions, evaluate_run, train_run
-from harnets_core.training import TrainConfig
-from harnets_core.video import FrameCache, iter_frames, probe_video, time_range_to_frames
+from harnets_core.datasets.inhard import InhardLayout
+from harnets_core.models.modelfile import load_model
+from harnets_core.features.pipeline import FramePipeline, FrameSampler, pipeline_from_meta
+from harnets_core.runs.skeleton import ModelOptions, evaluate_run, train_run
+from harnets_core.training.loop import TrainConfig
+from harnets_core.formats.video import FrameCache, iter_frames, probe_video, time_range_to_frames
 from band_centroids import BandCentroids
 
 SESSIONS = ["P01_R01", "P02_R01"]  # official train, official validation
@@ -32,7 +32,7 @@ TINY_MODEL = ModelOptions(hidden_size=8, num_layers=1, dropout=0.0)
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory) -> Path:
-    from harnets_core.synth import generate_dataset
+    from harnets_core.synth.sessions import generate_dataset
 
     root = tmp_path_factory.mktemp("synth")
     generate_dataset(root, sessions=SESSIONS, duration_s=8.0, write_videos=True, write_segmented=False)
@@ -89,7 +89,7 @@ def test_options_validate_and_sequence_length_sets_the_window():
 def test_command_line_switches_reach_the_rgb_options(selection, tmp_path):
     """--no-augment / --no-temporal-diff turn off what RgbOptions turns on; without them the
     RgbOptions defaults hold (the parser does not restate them)."""
-    from harnets_core.cli import build_parser
+    from harnets_core.cli.main import build_parser
 
     base = ["train", "rgb", "--data", str(selection.root), "--out", str(tmp_path / "run"), "--cache", str(tmp_path),
             "--height", "24", "--width", "40", "--rate-hz", "5", "--window-s", "1.2", "--hop-s", "0.4"]
@@ -222,7 +222,7 @@ def test_streaming_equals_offline_on_the_same_windows(rgb_model, selection, tmp_
 
 
 def test_clip_prediction_is_the_mean_over_windows(rgb_model, tmp_path):
-    from harnets_core.video import write_video
+    from harnets_core.formats.video import write_video
 
     video = next(iter(sorted((Path(load_model(rgb_model).meta["data"]["root"]) / "Online" / "RGB").glob("*.mp4"))))
     clip = tmp_path / "clip.mp4"
@@ -236,7 +236,7 @@ def test_clip_prediction_is_the_mean_over_windows(rgb_model, tmp_path):
 
 # ----------------------------------------------------------------------------- pose runs
 def test_pose_run_and_streaming_equal_offline(selection, tmp_path, monkeypatch):
-    from harnets_core import pose
+    from harnets_core.features import keypoints as pose
 
     monkeypatch.setitem(pose.EXTRACTORS, "test-bands", BandCentroids)
     options = fr.PoseOptions(view="top", size_hw=(48, 80), rate_hz=5.0, window_s=1.2, hop_s=0.4)

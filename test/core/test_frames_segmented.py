@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harnets_core import frames as fr
-from harnets_core.datasets import detect_layout, select_data
+from harnets_core.runs import frames as fr
+from harnets_core.datasets.selection import detect_layout, select_data
 from harnets_core.errors import DatasetError, VideoError
-from harnets_core.inhard import InhardLayout
-from harnets_core.pipeline import FramePipeline
-from harnets_core.video import FrameCache, iter_frames, probe_video, read_frames_at, time_range_to_frames, write_video
+from harnets_core.datasets.inhard import InhardLayout
+from harnets_core.features.pipeline import FramePipeline
+from harnets_core.formats.video import FrameCache, iter_frames, probe_video, read_frames_at, time_range_to_frames, write_video
 from band_centroids import BandCentroids
 
 SESSIONS = ["P01_R01", "P02_R01"]  # official train, official validation
@@ -32,7 +32,7 @@ SESSIONS = ["P01_R01", "P02_R01"]  # official train, official validation
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
-    from harnets_core.synth import generate_dataset
+    from harnets_core.synth.sessions import generate_dataset
 
     root = tmp_path_factory.mktemp("synth_segmented")
     generate_dataset(root, sessions=SESSIONS, duration_s=8.0, write_videos=True)
@@ -243,9 +243,9 @@ def test_a_bad_clip_is_an_error_naming_it(segmented_only: Path, tmp_path: Path, 
 
 # ----------------------------------------------------------------------------- runs
 def test_pose_windows_from_segmented_clips(segmented_only: Path, tmp_path: Path, monkeypatch):
-    from harnets_core import pose
-    from harnets_core.features import Normalizer
-    from harnets_core.runs import ModelOptions
+    from harnets_core.features import keypoints as pose
+    from harnets_core.features.skeleton import Normalizer
+    from harnets_core.runs.skeleton import ModelOptions
 
     monkeypatch.setitem(pose.EXTRACTORS, "test-bands", BandCentroids)
     selection = select_data(segmented_only, modality="pose")
@@ -266,8 +266,8 @@ def test_pose_windows_from_segmented_clips(segmented_only: Path, tmp_path: Path,
 
 def test_train_and_evaluate_rgb_from_a_segmented_only_download(root: Path, segmented_only: Path, tmp_path: Path,
                                                                capsys):
-    from harnets_core.cli import main
-    from harnets_core.modelfile import read_meta
+    from harnets_core.cli.main import main
+    from harnets_core.models.modelfile import read_meta
 
     out = tmp_path / "run"
     args = ["train", "rgb", "--data", str(segmented_only), "--out", str(out), "--cache", str(tmp_path / "cache"),

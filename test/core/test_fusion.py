@@ -1,11 +1,11 @@
-"""harnets_core.fusion: weighted late fusion aligned by class name, staleness, errors."""
+"""harnets_core.streaming.fusion: weighted late fusion aligned by class name, staleness, errors."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from harnets_core.errors import ConfigError, StreamError
-from harnets_core.fusion import LateFusion
+from harnets_core.streaming.fusion import LateFusion
 
 S = 1_000_000_000
 

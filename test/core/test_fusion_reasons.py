@@ -1,8 +1,8 @@
-"""harnets_core.fusion: why there is no fused prediction (NoFusion), the path the fusion
+"""harnets_core.streaming.fusion: why there is no fused prediction (NoFusion), the path the fusion
 node counts its stale inputs from."""
 from __future__ import annotations
 
-from harnets_core.fusion import FusedPrediction, LateFusion, NoFusion
+from harnets_core.streaming.fusion import FusedPrediction, LateFusion, NoFusion
 
 S = 1_000_000_000
 

@@ -1,4 +1,4 @@
-"""harnets_core.inhard: annotation variants, names, layout, splits, scenarios, classes."""
+"""harnets_core.datasets.inhard: annotation variants, names, layout, splits, scenarios, classes."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from harnets_core.errors import ConfigError, DatasetError
-from harnets_core.inhard import (
+from harnets_core.datasets.inhard import (
     ACTION_LABELS,
     EXPERT_SESSIONS,
     META_ACTIONS,

@@ -1,4 +1,4 @@
-"""harnets_core.kinematics: vectorized FK vs a per-frame scipy reference, real-clip sanity."""
+"""harnets_core.features.kinematics: vectorized FK vs a per-frame scipy reference, real-clip sanity."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from harnets_core.bvh import parse_bvh, read_bvh
-from harnets_core.kinematics import forward_kinematics, rotation_matrices
+from harnets_core.formats.bvh import parse_bvh, read_bvh
+from harnets_core.features.kinematics import forward_kinematics, rotation_matrices
 
 CLIP = Path(__file__).resolve().parents[2] / "test" / "data" / "P01_R01_0026.48_0028.80.bvh"
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from harnets_core import modelfile
+from harnets_core.models import modelfile
 from harnets_core.errors import ConfigError, ModelFileError
-from harnets_core.modelfile import (
+from harnets_core.models.modelfile import (
     FORMAT_VERSION,
     ModelMeta,
     check_skeleton,

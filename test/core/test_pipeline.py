@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harnets_core.bvh import read_bvh
+from harnets_core.formats.bvh import read_bvh
 from harnets_core.errors import ConfigError
-from harnets_core.features import FeatureConfig
-from harnets_core.pipeline import FrameSampler, SkeletonPipeline, _resample_end_anchored, skeleton_from_meta, skeleton_meta
+from harnets_core.features.skeleton import FeatureConfig
+from harnets_core.features.pipeline import FrameSampler, SkeletonPipeline, _resample_end_anchored, skeleton_from_meta, skeleton_meta
 
 
 def test_frame_sampler_takes_5_of_25_fps_exactly():

@@ -1,4 +1,4 @@
-"""harnets_core.pose: extractor errors, heatmap argmax, OpenPose's forward pass through OpenCV on
+"""harnets_core.features.keypoints: extractor errors, heatmap argmax, OpenPose's forward pass through OpenCV on
 a tiny hand-written Caffe model, keypoints over a video (cached), normalization."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from harnets_core.errors import ConfigError
-from harnets_core.pose import (
+from harnets_core.features.keypoints import (
     OPENPOSE_CHANNELS,
     OPENPOSE_NAMES,
     BlazePoseExtractor,
@@ -22,7 +22,7 @@ from harnets_core.pose import (
     keypoints_from_video,
     normalize_keypoints,
 )
-from harnets_core.video import FrameCache, write_video
+from harnets_core.formats.video import FrameCache, write_video
 from tiny_openpose import FAINT, N_DETECTORS, PEAK, STRIDE, rgb_of, write_tiny_openpose
 
 

@@ -1,4 +1,4 @@
-"""harnets_core.render: synthetic InHARD mosaics from joint positions, session and segmented videos."""
+"""harnets_core.synth.render: synthetic InHARD mosaics from joint positions, session and segmented videos."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from harnets_core.errors import ConfigError, VideoError
-from harnets_core.inhard import Segment
-from harnets_core.render import (
+from harnets_core.datasets.inhard import Segment
+from harnets_core.synth.render import (
     MosaicRenderer,
     positions_at_times,
     render_mosaic_video,
@@ -16,7 +16,7 @@ from harnets_core.render import (
     video_frame_times,
     write_segmented_clips,
 )
-from harnets_core.video import crop_view, probe_video, read_frames
+from harnets_core.formats.video import crop_view, probe_video, read_frames
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FRAME_TIME_S = 0.008401
@@ -117,9 +117,9 @@ def test_segmented_clips_follow_the_inhard_layout(tmp_path: Path) -> None:
 
 
 def test_render_session_video_from_a_real_clip(tmp_path: Path) -> None:
-    pytest.importorskip("harnets_core.kinematics")
-    from harnets_core.bvh import read_bvh
-    from harnets_core.render import render_session_video
+    pytest.importorskip("harnets_core.features.kinematics")
+    from harnets_core.formats.bvh import read_bvh
+    from harnets_core.synth.render import render_session_video
 
     clip = read_bvh(DATA / "P01_R01_0026.48_0028.80.bvh")  # 276 frames, 2.32 s
     out = tmp_path / "P01_R01.mp4"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from harnets_core.bags import bag_topics
-from harnets_core.cli import main
+from harnets_core.formats.bags import bag_topics
+from harnets_core.cli.main import main
 from harnets_core.errors import ModelFileError
-from harnets_core.replay import bag_from_inhard, replay_offline
+from harnets_core.evaluation.replay import bag_from_inhard, replay_offline
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harnets_core.cli import main
-from harnets_core.inhard import InhardLayout
-from harnets_core.modelfile import read_meta
+from harnets_core.cli.main import main
+from harnets_core.datasets.inhard import InhardLayout
+from harnets_core.models.modelfile import read_meta
 
 pytestmark = pytest.mark.slow
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from harnets_core.bvh import read_bvh
+from harnets_core.formats.bvh import read_bvh
 from harnets_core.errors import ModelFileError, StreamError
-from harnets_core.modelfile import load_model
-from harnets_core.pipeline import pipeline_from_meta
-from harnets_core.streaming import load_recognizer
+from harnets_core.models.modelfile import load_model
+from harnets_core.features.pipeline import pipeline_from_meta
+from harnets_core.streaming.recognizer import load_recognizer
 
 
 def stream(recognizer, motion, frame_time_s, start_ns=0):

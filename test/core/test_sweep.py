@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from harnets_core.cli import build_parser, main
+from harnets_core.cli.main import build_parser, main
 from harnets_core.errors import ConfigError
-from harnets_core.sweep import SWEEP_COLUMNS, format_table, row_name, run_sweep
+from harnets_core.runs.sweep import SWEEP_COLUMNS, format_table, row_name, run_sweep
 
 SESSIONS = ["P01_R01", "P03_R01", "P04_R02", "P01_R02"]  # 3 official train, 1 official validation
 # small windows and features so that a 2-epoch cell takes a second or two on one CPU thread
@@ -21,7 +21,7 @@ TINY_GRID = ["--layers-grid", "1", "--batch-sizes", "8", "--scenarios", "SA", "L
 
 @pytest.fixture(scope="module")
 def skeleton_root(tmp_path_factory) -> Path:
-    from harnets_core.synth import generate_dataset
+    from harnets_core.synth.sessions import generate_dataset
 
     root = tmp_path_factory.mktemp("sweep_synth")
     generate_dataset(root, seed=1, sessions=SESSIONS, duration_s=30.0, write_videos=False)
@@ -30,7 +30,7 @@ def skeleton_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def video_root(tmp_path_factory) -> Path:
-    from harnets_core.synth import generate_dataset
+    from harnets_core.synth.sessions import generate_dataset
 
     root = tmp_path_factory.mktemp("sweep_video")
     generate_dataset(root, seed=1, sessions=["P01_R01", "P01_R02"], duration_s=12.0, write_videos=True,
@@ -128,7 +128,7 @@ def test_skeleton_sweep_from_segmented_layout_matches_online(skeleton_root: Path
     assert (seg[0]["n_train"], seg[0]["n_val"]) == (online[0]["n_train"], online[0]["n_val"])
     assert seg[0]["val_accuracy"] == pytest.approx(online[0]["val_accuracy"], abs=1e-6)
     assert seg[0]["val_macro_f1"] == pytest.approx(online[0]["val_macro_f1"], abs=1e-6)
-    from harnets_core.modelfile import read_meta
+    from harnets_core.models.modelfile import read_meta
 
     assert read_meta(Path(seg[0]["run"]) / "model.safetensors").to_dict()["data"]["layout"] == "segmented"
 
@@ -146,7 +146,7 @@ def test_rgb_sweep_top_view_rows_are_rgb_sp(video_root: Path, tmp_path: Path):
         ("RGB-SP-SA", "rgb", "top", "1", "8")]
     run = Path(rows[0]["run"])
     assert run.name == "RGB-SP-SA_L1_B8" and (run / "model.safetensors").is_file()
-    from harnets_core.modelfile import read_meta
+    from harnets_core.models.modelfile import read_meta
 
     meta = read_meta(run / "model.safetensors")
     assert meta.model_type == "cnn_lstm" and meta.model_config["num_layers"] == 1
@@ -155,7 +155,7 @@ def test_rgb_sweep_top_view_rows_are_rgb_sp(video_root: Path, tmp_path: Path):
 
 
 def test_rgb_sweep_side_view_rows_are_rgb(video_root: Path, tmp_path: Path):
-    from harnets_core.frames import RgbOptions
+    from harnets_core.runs.frames import RgbOptions
 
     out = tmp_path / "rgb_left"
     args = build_parser().parse_args(["sweep", "--data", str(video_root), "--out", str(out), "--modality", "rgb",
@@ -167,7 +167,7 @@ def test_rgb_sweep_side_view_rows_are_rgb(video_root: Path, tmp_path: Path):
     rows = json.loads((out / "sweep.json").read_text())
     assert [(r["name"], r["view"], r["layers"]) for r in rows] == [("RGB-SA", "left", 1), ("RGB-SA", "left", 2)]
     assert [line.split(" | ")[:2] for line in table.splitlines()[2:]] == [["| RGB-SA", "1"], ["| RGB-SA", "2"]]
-    from harnets_core.modelfile import read_meta
+    from harnets_core.models.modelfile import read_meta
 
     layers = [read_meta(Path(r["run"]) / "model.safetensors").model_config["num_layers"] for r in rows]
     assert layers == [1, 2]

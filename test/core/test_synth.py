@@ -1,4 +1,4 @@
-"""harnets_core.synth: real layout, readable back, deterministic, learnable labels."""
+"""harnets_core.synth.sessions: real layout, readable back, deterministic, learnable labels."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harnets_core import synth
-from harnets_core.bvh import read_bvh
+from harnets_core.synth import sessions as synth
+from harnets_core.formats.bvh import read_bvh
 from harnets_core.errors import ConfigError, DatasetError
-from harnets_core.inhard import (
+from harnets_core.datasets.inhard import (
     META_ACTIONS,
     InhardLayout,
     read_annotations,
@@ -66,7 +66,7 @@ def test_bvh_has_real_skeleton_and_matches_summary(small: tuple[Path, synth.Synt
     assert clip.n_frames == int(20.0 / 0.008401) + 1
     np.testing.assert_array_equal(clip.motion, summary.sessions["P01_R01"].clip.motion)
     # hierarchy OFFSETs are the template's, byte for byte
-    tpl_head = (Path(synth.__file__).parent / "data" / "inhard_skeleton.bvh").read_text()
+    tpl_head = (Path(synth.__file__).parents[1] / "data" / "inhard_skeleton.bvh").read_text()
     assert lay.session_bvh("P01_R01").read_text().startswith(tpl_head.split("MOTION")[0])
     seg = summary.sessions["P01_R01"].segments[1]
     part = read_bvh(lay.segmented_bvh(seg))
@@ -113,7 +113,7 @@ def test_default_config_covers_scenarios_and_split() -> None:
 
 def test_video_hook_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # no hook set: the built-in renderer writes a real mosaic video (and the segmented clips)
-    from harnets_core.video import probe_video
+    from harnets_core.formats.video import probe_video
 
     synth.generate_dataset(tmp_path / "r", sessions=("P01_R01",), duration_s=5.0, write_videos=True)
     info = probe_video(tmp_path / "r" / "Online" / "RGB" / "P01_R01.mp4")

@@ -1,4 +1,4 @@
-"""harnets_core.timeline: metrics on hand-built timelines with known answers, and the report."""
+"""harnets_core.evaluation.timeline: metrics on hand-built timelines with known answers, and the report."""
 from __future__ import annotations
 
 import json
@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from harnets_core import bags
-from harnets_core.timeline import (
+from harnets_core.formats import bags
+from harnets_core.evaluation.timeline import (
     GtSegment,
     Prediction,
     activities_from_bag,

@@ -17,9 +17,9 @@ from safetensors import safe_open
 from torch import nn
 
 from harnets_core.errors import ConfigError
-from harnets_core.modelfile import load_model
+from harnets_core.models.modelfile import load_model
 from harnets_core.models import LSTMClassifier, LSTMConfig
-from harnets_core.training import (
+from harnets_core.training.loop import (
     ArrayDataset,
     TrainConfig,
     WeightAverage,
@@ -244,7 +244,7 @@ TORCHRUN_SCRIPT = textwrap.dedent(
     torch.set_num_threads(1)
     sys.path.insert(0, {here!r})
     from test_training import DDP_CFG, META, make_data, make_model
-    from harnets_core.training import TrainConfig, fit
+    from harnets_core.training.loop import TrainConfig, fit
     fit(make_model(), make_data(40, 11), make_data(10, 12), TrainConfig(**DDP_CFG), {out!r}, META)
     """
 )

@@ -1,4 +1,4 @@
-"""harnets_core.video: probing, views, frame ranges, sampling, writing, FrameCache, errors.
+"""harnets_core.formats.video: probing, views, frame ranges, sampling, writing, FrameCache, errors.
 
 Every video is a tiny MP4 written by OpenCV into tmp_path (64 x 96 mosaics, a few dozen
 frames); frame ``i`` shows its index in binary as six black/white bars, so indices can be
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from harnets_core.errors import ConfigError, VideoError
-from harnets_core.video import (
+from harnets_core.formats.video import (
     DEFAULT_VIEW_SIZE_HW,
     VIEWS,
     FrameCache,

@@ -1,11 +1,11 @@
-"""harnets_core.windows: exact frame indices on tiny arrays."""
+"""harnets_core.datasets.windows: exact frame indices on tiny arrays."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from harnets_core.errors import ConfigError
-from harnets_core.windows import (
+from harnets_core.datasets.windows import (
     WindowConfig,
     convert_frame_index,
     convert_span,

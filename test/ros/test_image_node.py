@@ -14,7 +14,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import CompressedImage, Image
 
 from harnets.msg import Activity
-from harnets_core.modelfile import save_model
+from harnets_core.models.modelfile import save_model
 from harnets_core.models import CNNLSTM, CNNLSTMConfig, LSTMClassifier, LSTMConfig
 from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, time_to_ns
 from harnets_ros.lifecycle_client import bring_up, change_state

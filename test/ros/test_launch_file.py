@@ -211,7 +211,7 @@ def test_launch_single_skeleton_recognizer_publishes_activity(launch_file, ros_n
 
 @pytest.mark.slow
 def test_launch_two_models_in_a_namespace_fuses(launch_file, ros_node, tmp_path, untrained_skeleton_model):
-    from harnets_core.modelfile import save_model
+    from harnets_core.models.modelfile import save_model
     from harnets_core.models import CNNLSTM, CNNLSTMConfig
 
     skeleton = untrained_skeleton_model

@@ -15,11 +15,11 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import Image
 
 from harnets.msg import Activity
-from harnets_core.frames import pose_encodings
-from harnets_core.modelfile import save_model
+from harnets_core.runs.frames import pose_encodings
+from harnets_core.models.modelfile import save_model
 from harnets_core.models import LSTMClassifier, LSTMConfig
-from harnets_core.pose import extractor_from_settings
-from harnets_core.streaming import load_recognizer
+from harnets_core.features.keypoints import extractor_from_settings
+from harnets_core.streaming.recognizer import load_recognizer
 from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, time_to_ns
 from harnets_ros.lifecycle_client import bring_up
 from tiny_openpose import N_DETECTORS, STRIDE, rgb_of, write_tiny_openpose

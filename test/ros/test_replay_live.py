@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harnets_core.bags import bag_topics
-from harnets_core.replay import bag_from_inhard, replay_offline
+from harnets_core.formats.bags import bag_topics
+from harnets_core.evaluation.replay import bag_from_inhard, replay_offline
 from harnets_ros.live_replay import replay_live
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ def test_live_replay_agrees_with_offline(short_bag: Path, trained_skeleton_run: 
 
 def test_graph_command_streams_a_bvh_and_prints_activities(trained_skeleton_run: Path, real_clip_path: Path, tmp_path: Path):
     """The no-launch way: `harnets graph` starts streamer + recognizer and prints Activity."""
-    cmd = [sys.executable, "-m", "harnets_core.cli", "graph", "--skeleton-model", str(trained_skeleton_run / "model.safetensors"),
+    cmd = [sys.executable, "-m", "harnets_core.cli.main", "graph", "--skeleton-model", str(trained_skeleton_run / "model.safetensors"),
            "--bvh", str(real_clip_path), "--loop", "--print-activities", "--duration-s", "10"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

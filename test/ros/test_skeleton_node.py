@@ -12,7 +12,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.publisher import Publisher
 
 from harnets.msg import Activity, SkeletonFrame
-from harnets_core.bvh import read_bvh
+from harnets_core.formats.bvh import read_bvh
 from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, time_to_ns
 from harnets_ros.lifecycle_client import bring_up, change_state, get_state
 

@@ -16,8 +16,8 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from conftest import REPO, spin_until
 from harnets.msg import SkeletonFrame
-from harnets_core.bvh import read_bvh
-from harnets_core.video import write_video
+from harnets_core.formats.bvh import read_bvh
+from harnets_core.formats.video import write_video
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from harnets_ros.common import SENSOR_QOS, time_to_ns

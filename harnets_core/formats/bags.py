@@ -51,7 +51,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from harnets_core.errors import BagError, StreamError
-from harnets_core.video import iter_frames, probe_video
+from harnets_core.formats.video import iter_frames, probe_video
 
 __all__ = [
     "ACTIVITY_TYPE",
@@ -115,8 +115,9 @@ def msg_dir() -> Path:
         candidates.append(Path(str(importlib.resources.files("harnets_core") / "msg")))
     except (ModuleNotFoundError, TypeError):  # pragma: no cover - namespace/zip oddities
         pass
-    candidates.append(Path(__file__).resolve().parent / "msg")
-    candidates.append(Path(__file__).resolve().parent.parent / "msg")
+    package = Path(__file__).resolve().parents[1]  # harnets_core/
+    candidates.append(package / "msg")
+    candidates.append(package.parent / "msg")  # a source checkout: the repository's msg/
     for folder in candidates:
         if all((folder / name).is_file() for name in _PROJECT_TYPES.values()):
             return folder
@@ -425,14 +426,14 @@ def write_session_bag(
 
     Args:
         out_path: bag folder to create (must not exist).
-        clip: a ``harnets_core.bvh.BvhClip`` (``.skeleton.joints`` with ``name/channels/is_end_site``,
+        clip: a ``harnets_core.formats.bvh.BvhClip`` (``.skeleton.joints`` with ``name/channels/is_end_site``,
             ``.frame_time_s``, ``.motion`` (F, C)); frame ``i`` is at session time ``i * frame_time_s``.
-        segments: ``harnets_core.inhard.Segment``s of this session (``class_id``, ``class_name``,
+        segments: ``harnets_core.datasets.inhard.Segment``s of this session (``class_id``, ``class_name``,
             ``bvh_start_frame``, ``bvh_end_frame`` inclusive) for the ground-truth stream; empty: none.
         video_path: the session's mosaic video; None: no images. Its frame rate is read from the
-            file (``harnets_core.video.probe_video``); video frame ``k`` is at ``k / fps``.
+            file (``harnets_core.formats.video.probe_video``); video frame ``k`` is at ``k / fps``.
         view: ``"full"`` (default: the whole mosaic, as a camera driver would publish it; the
-            recognition node crops) or one view of ``harnets_core.video.VIEWS``.
+            recognition node crops) or one view of ``harnets_core.formats.video.VIEWS``.
         start_time_ns: bag time of session time 0, in nanoseconds.
         storage: ``mcap`` or ``sqlite3``.
         image_format: ``compressed`` (JPEG CompressedImage, default: a raw full-HD mosaic is about
@@ -452,7 +453,7 @@ def write_session_bag(
         raise BagError(f"{out_path}: unknown topic keys {sorted(unknown)} (skeleton, image, ground_truth)")
     names = {**default_topics(image_format), **(topics or {})}
     if class_names is None:
-        from harnets_core.inhard import META_ACTIONS
+        from harnets_core.datasets.inhard import META_ACTIONS
 
         class_names = META_ACTIONS
     class_names = list(class_names)

@@ -2,8 +2,8 @@
 
 `bag_from_inhard` writes one InHARD session as a rosbag2 (skeleton frames, camera images,
 ground truth, one clock). `replay_offline` reads a bag and runs the SAME streaming
-recognizers the nodes use (harnets_core.streaming), as fast as the CPU allows and
-deterministically, then scores them with harnets_core.timeline. The live path
+recognizers the nodes use (harnets_core.streaming.recognizer), as fast as the CPU allows and
+deterministically, then scores them with harnets_core.evaluation.timeline. The live path
 (harnets_ros.live_replay) plays the bag through the node graph and scores the same way.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from harnets_core.bags import (
+from harnets_core.formats.bags import (
     ACTIVITY_TYPE,
     COMPRESSED_IMAGE_TYPE,
     IMAGE_TYPE,
@@ -24,11 +24,11 @@ from harnets_core.bags import (
     read_bag,
     write_session_bag,
 )
-from harnets_core.bvh import read_bvh
+from harnets_core.formats.bvh import read_bvh
 from harnets_core.errors import BagError, DatasetError, StreamError
-from harnets_core.inhard import META_ACTIONS, InhardLayout
-from harnets_core.timeline import Prediction as TimedLabel
-from harnets_core.timeline import segments_from_stream, write_timeline_report
+from harnets_core.datasets.inhard import META_ACTIONS, InhardLayout
+from harnets_core.evaluation.timeline import Prediction as TimedLabel
+from harnets_core.evaluation.timeline import segments_from_stream, write_timeline_report
 
 __all__ = ["bag_from_inhard", "replay_offline", "score_timed", "to_timed", "print_headline", "BAG_START_NS"]
 
@@ -73,7 +73,7 @@ def _topics_by_type(bag: Path) -> dict[str, list[str]]:
 def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: str | Path, *, fusion: bool = True) -> dict[str, Any]:
     """Stream every message of the bag, in time order, through one streaming recognizer per
     model (`models`: source -> model file), fuse them, and write the report into out_dir."""
-    from harnets_core.streaming import load_recognizer
+    from harnets_core.streaming.recognizer import load_recognizer
 
     bag = Path(bag)
     recognizers = {src: load_recognizer(path, modality=src, max_gap_s=0.5) for src, path in models.items()}
@@ -125,7 +125,7 @@ def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: s
 
 def fuse_offline(predictions: Mapping[str, list[Any]]) -> list[Any]:
     """Late fusion of time-ordered prediction streams (the fusion node's logic, offline)."""
-    from harnets_core.fusion import LateFusion
+    from harnets_core.streaming.fusion import LateFusion
 
     fusion = LateFusion(weights={src: 1.0 for src in predictions}, staleness_s=1.0)
     merged = sorted((p.stamp_ns, src, p) for src, preds in predictions.items() for p in preds)

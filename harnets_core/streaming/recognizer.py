@@ -2,7 +2,7 @@
 
 One recognizer per model type, built from a model file alone (`load_recognizer`). Each keeps
 a bounded ring of preprocessed samples and runs the model every `hop_s` of sensor time over
-the model's window, with the SAME preprocessing objects as training (harnets_core.pipeline).
+the model's window, with the SAME preprocessing objects as training (harnets_core.features.pipeline).
 
 Gaps: a stamp going backwards, or a jump longer than `max_gap_s`, restarts the window (the
 samples before it are dropped, counted in `stats["resets"]`): a window never mixes
@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from harnets_core.errors import ModelFileError, StreamError
-from harnets_core.modelfile import LoadedModel, check_skeleton, load_model, model_id
-from harnets_core.pipeline import FrameSampler, pipeline_from_meta
-from harnets_core.predictions import TopClass
+from harnets_core.models.modelfile import LoadedModel, check_skeleton, load_model, model_id
+from harnets_core.features.pipeline import FrameSampler, pipeline_from_meta
+from harnets_core.streaming.predictions import TopClass
 
 __all__ = [
     "Prediction",

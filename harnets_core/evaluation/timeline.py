@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from harnets_core.evaluation import per_class_scores
+from harnets_core.evaluation.metrics import per_class_scores
 
 __all__ = [
     "NONE",
@@ -91,7 +91,7 @@ class Prediction(NamedTuple):
 
 # ------------------------------------------------------------------------------------ conversion
 def gt_from_inhard(segments: Iterable[Any], frame_time_s: float | None = None) -> list[GtSegment]:
-    """Ground truth from ``harnets_core.inhard.Segment``s of one session, sorted by start.
+    """Ground truth from ``harnets_core.datasets.inhard.Segment``s of one session, sorted by start.
 
     With ``frame_time_s`` the BVH frames are used (``[start_frame, end_frame + 1) * frame_time_s``,
     the clock of ``bags.write_session_bag``); without it the csv's ``rgb_start_s``/``rgb_end_s``.
@@ -412,7 +412,7 @@ def activities_from_bag(
     session time). Ground truth comes back under ``"ground_truth"``: turn it into segments with
     ``segments_from_stream``.
     """
-    from harnets_core.bags import ACTIVITY_TYPE, bag_topics, read_bag
+    from harnets_core.formats.bags import ACTIVITY_TYPE, bag_topics, read_bag
 
     if topics is None:
         topics = [t for t, info in bag_topics(path).items() if info.msgtype == ACTIVITY_TYPE]

@@ -38,9 +38,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from harnets_core import bvh
+from harnets_core.formats import bvh
 from harnets_core.errors import ConfigError, DatasetError
-from harnets_core.inhard import (
+from harnets_core.datasets.inhard import (
     ANNOTATION_COLUMNS,
     META_ACTIONS,
     NO_ACTION_ID,
@@ -103,13 +103,13 @@ _TEMPLATE = "inhard_skeleton.bvh"
 render_session_video: Callable[..., None] | None = None
 """Hook for the video renderer: ``render(clip, segments, out_path, fps=25)`` writes the
 2x2 mosaic ``Online/RGB/<session>.mp4`` of one session (``segments`` include No action).
-When None (the default), :func:`generate_dataset` uses ``harnets_core.render`` when
+When None (the default), :func:`generate_dataset` uses ``harnets_core.synth.render`` when
 ``write_videos=True``; set it to render differently."""
 
 cut_segment_videos: Callable[..., object] | None = None
 """Optional hook ``cut(session_video_path, segments, out_dir)`` writing
 ``out_dir/<class_name>/<segment.name>.mp4`` with ``out_dir = Segmented/RGBSegmented``
-(e.g. ``harnets_core.render.write_segmented_clips``); called once per session when set,
+(e.g. ``harnets_core.synth.render.write_segmented_clips``); called once per session when set,
 ``write_videos=True`` and ``write_segmented=True``."""
 
 
@@ -633,7 +633,7 @@ def generate_dataset(
     class_ids = _class_ids(classes)
     render_video, cut_videos = render_session_video, cut_segment_videos
     if write_videos and render_video is None:
-        from harnets_core import render  # opencv drawing; only needed with videos
+        from harnets_core.synth import render  # opencv drawing; only needed with videos
 
         render_video, cut_videos = render.render_session_video, render.write_segmented_clips
     if not overwrite:

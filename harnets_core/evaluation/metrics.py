@@ -180,7 +180,7 @@ def write_report(
         "confusion_matrix_png": out / "confusion_matrix.png",
         "per_class": out / "per_class.csv",
     }
-    from harnets_core.modelfile import to_jsonable  # local import: modelfile imports models (torch)
+    from harnets_core.models.modelfile import to_jsonable  # local import: modelfile imports models (torch)
 
     paths["metrics"].write_text(json.dumps(to_jsonable(dict(metrics)), indent=2) + "\n")
     with open(paths["confusion_matrix_csv"], "w", newline="") as fh:

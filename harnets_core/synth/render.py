@@ -1,10 +1,10 @@
 """Synthetic InHARD-like mosaic videos rendered from skeleton motion.
 
-InHARD's session videos are 2x2 mosaics (see :mod:`harnets_core.video`): top-left = top view
+InHARD's session videos are 2x2 mosaics (see :mod:`harnets_core.formats.video`): top-left = top view
 (camera 1, above the workcell looking down), top-right = left side view (camera 2, -45 deg),
 bottom-right = right side view (camera 3, +45 deg), bottom-left = a render of the skeleton.
 This module draws the same layout from world joint positions ``(F, J, 3)`` (cm, Y up, as
-:func:`harnets_core.kinematics.forward_kinematics` returns them), so that video models have
+:func:`harnets_core.features.kinematics.forward_kinematics` returns them), so that video models have
 real visual motion to learn on machines without the dataset:
 
 - the three camera views show a simple shaded body (thick limbs with a highlight, head and
@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from harnets_core.errors import ConfigError, VideoError
-from harnets_core.video import (
+from harnets_core.formats.video import (
     DEFAULT_VIEW_SIZE_HW,
     VideoInfo,
     probe_video,
@@ -46,8 +46,8 @@ from harnets_core.video import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from harnets_core.bvh import BvhClip
-    from harnets_core.inhard import Segment
+    from harnets_core.formats.bvh import BvhClip
+    from harnets_core.datasets.inhard import Segment
 
 __all__ = [
     "DEFAULT_MOSAIC_SIZE_HW",
@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 DEFAULT_MOSAIC_SIZE_HW: tuple[int, int] = (2 * DEFAULT_VIEW_SIZE_HW[0], 2 * DEFAULT_VIEW_SIZE_HW[1])
-"""Default mosaic size (H, W): four views of :data:`~harnets_core.video.DEFAULT_VIEW_SIZE_HW`."""
+"""Default mosaic size (H, W): four views of :data:`~harnets_core.formats.video.DEFAULT_VIEW_SIZE_HW`."""
 
 _UP = np.array([0.0, 1.0, 0.0])
 _TOP_HEIGHT_CM = 280.0  # was 420: from there the operator filled ~1 % of the top view
@@ -498,13 +498,13 @@ def render_session_video(
     segmented_dir: str | Path | None = None,
 ) -> VideoInfo:
     """Render a session's mosaic video from its BVH ``clip`` (the hook
-    ``harnets_core.synth.render_session_video`` expects this signature).
+    ``harnets_core.synth.sessions.render_session_video`` expects this signature).
 
-    Joint positions come from :func:`harnets_core.kinematics.forward_kinematics`. With
+    Joint positions come from :func:`harnets_core.features.kinematics.forward_kinematics`. With
     ``segmented_dir`` (``<root>/Segmented/RGBSegmented``) every segment is also cut into its
     segmented clip (:func:`write_segmented_clips`). Returns the session video's VideoInfo.
     """
-    from harnets_core.kinematics import forward_kinematics
+    from harnets_core.features.kinematics import forward_kinematics
 
     skeleton = clip.skeleton
     positions = forward_kinematics(skeleton, clip.motion)  # (F, J, 3) cm

@@ -15,7 +15,7 @@ Both use the same pipeline (per-frame parts, then window features) and the same 
 policy. Windows never span two segments or sessions; sessions are split by the chosen protocol
 before any window exists, so no session is on both sides.
 
-The video modalities (``modality="rgb"`` or ``"pose"``, :mod:`harnets_core.frames`) read the same
+The video modalities (``modality="rgb"`` or ``"pose"``, :mod:`harnets_core.runs.frames`) read the same
 two layouts from ``Online/RGB/<session>.mp4`` or ``Segmented/RGBSegmented/<Meta_action_label>/<name>.mp4``;
 ``select_data(modality=...)`` checks (and ``"auto"`` looks for) that modality's files.
 A segmented clip shorter than its annotated span is an error (:func:`check_segment_clip`).
@@ -28,9 +28,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from harnets_core.bvh import BvhClip, read_bvh
+from harnets_core.formats.bvh import BvhClip, read_bvh
 from harnets_core.errors import ConfigError, DatasetError
-from harnets_core.inhard import (
+from harnets_core.datasets.inhard import (
     DEFAULT_SCENARIO_THRESHOLD_S,
     InhardLayout,
     Segment,
@@ -38,8 +38,8 @@ from harnets_core.inhard import (
     select_classes,
     split_sessions,
 )
-from harnets_core.pipeline import SkeletonPipeline
-from harnets_core.windows import WindowConfig, segment_windows
+from harnets_core.features.pipeline import SkeletonPipeline
+from harnets_core.datasets.windows import WindowConfig, segment_windows
 
 __all__ = [
     "LAYOUTS",

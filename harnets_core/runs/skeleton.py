@@ -14,15 +14,15 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from harnets_core.bvh import BvhClip, read_bvh
-from harnets_core.datasets import DataSelection, WindowSet, select_data, skeleton_windows
+from harnets_core.formats.bvh import BvhClip, read_bvh
+from harnets_core.datasets.selection import DataSelection, WindowSet, select_data, skeleton_windows
 from harnets_core.errors import ConfigError, ModelFileError
-from harnets_core.evaluation import baselines, compute_metrics, write_report
-from harnets_core.features import FeatureConfig, Normalizer
-from harnets_core.modelfile import LoadedModel, load_model, model_id
+from harnets_core.evaluation.metrics import baselines, compute_metrics, write_report
+from harnets_core.features.skeleton import FeatureConfig, Normalizer
+from harnets_core.models.modelfile import LoadedModel, load_model, model_id
 from harnets_core.models import LSTMClassifier, LSTMConfig
-from harnets_core.pipeline import SkeletonPipeline, pipeline_from_meta, skeleton_meta
-from harnets_core.training import ArrayDataset, TrainConfig, TrainResult, fit
+from harnets_core.features.pipeline import SkeletonPipeline, pipeline_from_meta, skeleton_meta
+from harnets_core.training.loop import ArrayDataset, TrainConfig, TrainResult, fit
 
 __all__ = [
     "SkeletonOptions",
@@ -185,7 +185,7 @@ def evaluate_run(model_path: str | Path, data_root: str | Path, out_dir: str | P
     else:
         eval_sessions = data.get("val_sessions") or selection.val_sessions
     if meta.modality != "skeleton":
-        from harnets_core.frames import frame_windows_for_model  # rgb / pose
+        from harnets_core.runs.frames import frame_windows_for_model  # rgb / pose
 
         windows = frame_windows_for_model(loaded, selection, eval_sessions)
     else:
@@ -207,7 +207,7 @@ def _split_of(data: dict[str, Any]) -> str:
 def predict_clip_probs(loaded: LoadedModel, clip: BvhClip) -> tuple[np.ndarray, int]:
     """Class probabilities (K,) of a segmented clip: the mean over its windows (hop of the
     model); a clip shorter than a window is edge-padded like in training. Returns (probs, n_windows)."""
-    from harnets_core.windows import WindowConfig, segment_windows
+    from harnets_core.datasets.windows import WindowConfig, segment_windows
 
     pipeline = pipeline_from_meta(loaded.meta)
     _check_clip(loaded, clip)
@@ -218,7 +218,7 @@ def predict_clip_probs(loaded: LoadedModel, clip: BvhClip) -> tuple[np.ndarray, 
 
 
 def _check_clip(loaded: LoadedModel, clip: BvhClip) -> None:
-    from harnets_core.modelfile import check_skeleton
+    from harnets_core.models.modelfile import check_skeleton
 
     try:
         check_skeleton(loaded.meta, clip.skeleton.joint_names, clip.skeleton.channel_names)
@@ -229,7 +229,7 @@ def _check_clip(loaded: LoadedModel, clip: BvhClip) -> None:
 def predict_timeline(model_path: str | Path, clip: BvhClip, *, hop_s: float | None = None) -> list[Any]:
     """Predictions over a full session, by the same streaming recognizer the nodes use
     (frame i stamped i * frame_time_s)."""
-    from harnets_core.streaming import load_recognizer
+    from harnets_core.streaming.recognizer import load_recognizer
 
     recognizer = load_recognizer(model_path, modality="skeleton", hop_s=hop_s, max_gap_s=10.0)
     recognizer.check_layout(clip.skeleton.joint_names, [c.split(".", 1)[1] for c in clip.skeleton.channel_names], where=str(clip.path))

@@ -8,7 +8,7 @@ with its own folder, model file and report.
 Modalities and the original's row names: skeleton -> ``IMU-SA`` / ``IMU-LA`` (HARNets' "IMU"
 is the Perception Neuron suit, i.e. the BVH skeleton); rgb (CNN-LSTM, frames.prepare_rgb) ->
 ``RGB-SP-SA`` / ``RGB-SP-LA`` for the top view and ``RGB-SA`` / ``RGB-LA`` for a side view
-(left or right), see :data:`harnets_core.frames.RGB_SCENARIOS`.
+(left or right), see :data:`harnets_core.runs.frames.RGB_SCENARIOS`.
 
 Windows are built once per scenario; every cell then seeds torch (``args.seed``) and builds a
 fresh model with its number of layers, so a cell's result does not depend on the grid around it.
@@ -24,11 +24,11 @@ from typing import Any
 
 import torch
 
-from harnets_core.datasets import DataSelection, select_data
+from harnets_core.datasets.selection import DataSelection, select_data
 from harnets_core.errors import ConfigError
 from harnets_core.models import build_model
-from harnets_core.runs import ModelOptions, Prepared, prepare_skeleton, train_run
-from harnets_core.training import TrainConfig
+from harnets_core.runs.skeleton import ModelOptions, Prepared, prepare_skeleton, train_run
+from harnets_core.training.loop import TrainConfig
 
 __all__ = ["SWEEP_COLUMNS", "run_sweep", "format_table", "row_name", "rgb_options_from_args"]
 
@@ -57,7 +57,7 @@ def row_name(modality: str, scenario: str, view: str | None = None) -> str:
 
 def rgb_options_from_args(args: Any) -> Any:
     """frames.RgbOptions of `harnets sweep --modality rgb` (None = RgbOptions' default)."""
-    from harnets_core.frames import RgbOptions
+    from harnets_core.runs.frames import RgbOptions
 
     defaults = RgbOptions()
     kwargs: dict[str, Any] = {"view": args.view, "encoder": getattr(args, "encoder", None) or defaults.encoder}
@@ -73,11 +73,11 @@ def rgb_options_from_args(args: Any) -> Any:
 
 def _prepare(args: Any, selection: DataSelection, layers: int, rgb_options: Any | None) -> Prepared:
     if args.modality == "rgb":
-        from harnets_core.frames import prepare_rgb
+        from harnets_core.runs.frames import prepare_rgb
 
         options = rgb_options if rgb_options is not None else rgb_options_from_args(args)
         return prepare_rgb(selection, options, ModelOptions(num_layers=layers), getattr(args, "cache", None))
-    from harnets_core.cli import _skeleton_options  # the same window/feature options as `train`
+    from harnets_core.cli.main import _skeleton_options  # the same window/feature options as `train`
 
     return prepare_skeleton(selection, _skeleton_options(args), ModelOptions(num_layers=layers))
 

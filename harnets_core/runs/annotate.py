@@ -7,7 +7,7 @@ from typing import Any, Iterator, Sequence
 import cv2
 import numpy as np
 
-from harnets_core.video import VideoInfo, iter_frames, probe_video, write_video
+from harnets_core.formats.video import VideoInfo, iter_frames, probe_video, write_video
 
 __all__ = ["render_predictions_video"]
 
@@ -50,7 +50,7 @@ def render_predictions_video(
     (label, confidence) on every frame. ``fps`` defaults to the input's. Returns the written
     file's VideoInfo. Odd frame sizes are padded by one pixel (MPEG-4 needs even sizes).
     """
-    from harnets_core.frames import frame_stamps_ns
+    from harnets_core.runs.frames import frame_stamps_ns
 
     video = Path(video_path)
     info = probe_video(video)

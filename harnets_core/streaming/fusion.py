@@ -31,7 +31,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from harnets_core.errors import ConfigError, StreamError
-from harnets_core.predictions import TopClass
+from harnets_core.streaming.predictions import TopClass
 
 __all__ = ["FusedPrediction", "LateFusion", "NoFusion", "SourceInput"]
 
@@ -54,7 +54,7 @@ class SourceInput:
 
 @dataclass(frozen=True)
 class FusedPrediction(TopClass):
-    """One fused activity; same read API as harnets_core.streaming.Prediction."""
+    """One fused activity; same read API as harnets_core.streaming.recognizer.Prediction."""
 
     stamp_ns: int  # newest stamp used
     window_start_ns: int  # oldest window start used

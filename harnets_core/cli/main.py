@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ----------------------------------------------------------------------------- commands
 def _train_config(args: argparse.Namespace) -> Any:
-    from harnets_core.training import TrainConfig
+    from harnets_core.training.loop import TrainConfig
 
     return TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
@@ -213,7 +213,7 @@ def _train_config(args: argparse.Namespace) -> Any:
 
 
 def _selection(args: argparse.Namespace) -> Any:
-    from harnets_core.datasets import select_data
+    from harnets_core.datasets.selection import select_data
 
     classes = None if args.classes is None else [int(c) if str(c).isdigit() else c for c in args.classes]
     return select_data(args.data, split=args.split, classes=classes, class_limit=args.class_limit,
@@ -222,9 +222,9 @@ def _selection(args: argparse.Namespace) -> Any:
 
 
 def _skeleton_options(args: argparse.Namespace) -> Any:
-    from harnets_core.features import FeatureConfig
-    from harnets_core.inhard import BVH_FRAME_TIME_S
-    from harnets_core.runs import SkeletonOptions
+    from harnets_core.features.skeleton import FeatureConfig
+    from harnets_core.datasets.inhard import BVH_FRAME_TIME_S
+    from harnets_core.runs.skeleton import SkeletonOptions
 
     feats = FeatureConfig()
     overrides = {}
@@ -245,7 +245,7 @@ def _print_metrics(title: str, metrics: dict[str, Any]) -> None:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from harnets_core.synth import generate_dataset
+    from harnets_core.synth.sessions import generate_dataset
 
     classes = None if args.classes is None else [int(c) if str(c).isdigit() else c for c in args.classes]
     kwargs: dict[str, Any] = {"seed": args.seed, "duration_s": args.duration_s, "write_videos": not args.no_videos,
@@ -262,17 +262,17 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from harnets_core.runs import ModelOptions, train_run
+    from harnets_core.runs.skeleton import ModelOptions, train_run
 
     torch.manual_seed(args.seed)  # the model's initial weights (fit seeds the rest)
     selection = _selection(args)
     model_options = ModelOptions(hidden_size=args.hidden_size, num_layers=args.layers, dropout=args.dropout)
     if args.modality == "skeleton":
-        from harnets_core.runs import prepare_skeleton
+        from harnets_core.runs.skeleton import prepare_skeleton
 
         prepared = prepare_skeleton(selection, _skeleton_options(args), model_options)
     else:
-        from harnets_core import frames
+        from harnets_core.runs import frames
 
         prepared = frames.prepare_from_args(args, selection, model_options)
     print(f"{args.modality}: {len(prepared.train)} train windows ({len(selection.train_sessions)} sessions), "
@@ -286,7 +286,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from harnets_core.runs import evaluate_run
+    from harnets_core.runs.skeleton import evaluate_run
 
     out = args.out or args.model.parent / "eval"
     metrics = evaluate_run(args.model, args.data, out, sessions=args.sessions, layout=args.layout)
@@ -296,12 +296,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from harnets_core.modelfile import load_model, read_meta
+    from harnets_core.models.modelfile import load_model, read_meta
 
     meta = read_meta(args.model)
     if args.input.suffix.lower() == ".bvh":
-        from harnets_core.bvh import read_bvh
-        from harnets_core.runs import plot_timeline, predict_clip_probs, predict_timeline, write_timeline
+        from harnets_core.formats.bvh import read_bvh
+        from harnets_core.runs.skeleton import plot_timeline, predict_clip_probs, predict_timeline, write_timeline
 
         if meta.modality != "skeleton":
             raise HarnetsError(f"{args.model}: a {meta.modality} model cannot read {args.input} (a BVH file)")
@@ -319,13 +319,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         plot = plot_timeline(predictions, args.plot or out.with_suffix(".png"), title=str(args.input.name))
         print(f"{len(predictions)} predictions; timeline {out}; plot {plot}")
         return 0
-    from harnets_core import frames
+    from harnets_core.runs import frames
 
     return frames.predict_command(args, meta)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from harnets_core.modelfile import model_id, read_meta
+    from harnets_core.models.modelfile import model_id, read_meta
 
     meta = read_meta(args.model).to_dict()
     meta.pop("history", None)
@@ -338,7 +338,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from harnets_core.sweep import run_sweep
+    from harnets_core.runs.sweep import run_sweep
 
     table = run_sweep(args)
     print(table)
@@ -346,7 +346,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_bag(args: argparse.Namespace) -> int:
-    from harnets_core.replay import bag_from_inhard
+    from harnets_core.evaluation.replay import bag_from_inhard
 
     counts = bag_from_inhard(args.data, args.session, args.out, storage=args.storage, images=args.images,
                              start_s=args.start_s, end_s=args.end_s)
@@ -365,10 +365,10 @@ def cmd_replay_eval(args: argparse.Namespace) -> int:
             raise HarnetsError(f"--live needs ROS 2 (rclpy and the built harnets package): {err}") from err
         metrics = replay_live(args.bag, models, args.out, rate=args.rate, print_activities=args.print_activities)
     else:
-        from harnets_core.replay import replay_offline
+        from harnets_core.evaluation.replay import replay_offline
 
         metrics = replay_offline(args.bag, models, args.out)
-    from harnets_core.replay import print_headline
+    from harnets_core.evaluation.replay import print_headline
 
     print_headline(metrics, args.out)
     return 0

@@ -92,7 +92,7 @@ ANNOTATION_COLUMNS: tuple[str, ...] = (
     "Action_end_rgb_frame",
     "Duration_sec",
 )
-"""Column names of InHARD.csv in the README's order (what :mod:`harnets_core.synth` writes)."""
+"""Column names of InHARD.csv in the README's order (what :mod:`harnets_core.synth.sessions` writes)."""
 
 # canonical name -> accepted spellings in the shipped files
 _COLUMN_ALIASES: dict[str, tuple[str, ...]] = {

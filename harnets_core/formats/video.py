@@ -6,7 +6,7 @@ bottom-left = a render of the skeleton. A *view* is one quadrant (``"full"`` kee
 frame, for videos of other cameras).
 
 Frame conventions: frame indices are 0-based; ranges are ``[start_frame, end_frame)`` (end
-EXCLUSIVE, like :func:`harnets_core.bvh.read_bvh`). The frame rate is always read from the
+EXCLUSIVE, like :func:`harnets_core.formats.bvh.read_bvh`). The frame rate is always read from the
 file (:func:`probe_video`), never assumed: InHARD's annotation implies 25 fps, other sources
 report about 30. Frames come out as RGB ``uint8`` arrays ``(N, H, W, 3)``.
 

@@ -4,8 +4,8 @@ One rule from file to model, shared by training, evaluation, offline and live pr
 
 1. frame ``k`` of a video is stamped ``round(k * 1e9 / fps)`` ns, ``fps`` read from the file
    (:func:`frame_stamps_ns`);
-2. :class:`~harnets_core.pipeline.FrameSampler` takes frames at ``rate_hz`` on those stamps
-   (:func:`sampled_frame_indices`), exactly as the live :class:`~harnets_core.streaming.FrameRecognizer`
+2. :class:`~harnets_core.features.pipeline.FrameSampler` takes frames at ``rate_hz`` on those stamps
+   (:func:`sampled_frame_indices`), exactly as the live :class:`~harnets_core.streaming.recognizer.FrameRecognizer`
    does on message stamps;
 3. each taken frame is cropped to the view and resized by ``FramePipeline.prepare``; rgb keeps
    the ``(h, w, 3) uint8`` frame, pose runs the keypoint extractor on it;
@@ -22,7 +22,7 @@ whole clip is the segment, its frames are stamped and sampled from its own frame
 fps (as ``harnets predict clip.mp4`` does), so its first taken frame is the segment's first frame.
 
 Per video (a session, or a segment's clip), the taken, prepared frames (rgb) or keypoints (pose)
-are computed in one decoding pass and stored in a :class:`~harnets_core.video.FrameCache`
+are computed in one decoding pass and stored in a :class:`~harnets_core.formats.video.FrameCache`
 (default ``<data>/.harnets_cache``), so later epochs, runs and evaluations never decode the video
 again. RGB windows are not copied: :class:`FrameWindows` holds frame indices into the per-video
 arrays and gathers a window when indexed (a uint8 ``(N, T, 3, h, w)`` array-like that the
@@ -43,14 +43,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from harnets_core.datasets import DataSelection, WindowSet, check_segment_clip
+from harnets_core.datasets.selection import DataSelection, WindowSet, check_segment_clip
 from harnets_core.errors import ConfigError, DatasetError
-from harnets_core.inhard import InhardLayout, Segment
-from harnets_core.modelfile import LoadedModel, load_model
+from harnets_core.datasets.inhard import InhardLayout, Segment
+from harnets_core.models.modelfile import LoadedModel, load_model
 from harnets_core.models import CNNLSTM, CNNLSTMConfig, LSTMClassifier
-from harnets_core.pipeline import FramePipeline, FrameSampler, pipeline_from_meta
-from harnets_core.runs import ModelOptions, Prepared, normalized_lstm_config
-from harnets_core.video import (
+from harnets_core.features.pipeline import FramePipeline, FrameSampler, pipeline_from_meta
+from harnets_core.runs.skeleton import ModelOptions, Prepared, normalized_lstm_config
+from harnets_core.formats.video import (
     HARNETS_VIEW_SIZE_HW,
     FrameCache,
     VideoInfo,
@@ -58,7 +58,7 @@ from harnets_core.video import (
     probe_video,
     time_range_to_frames,
 )
-from harnets_core.windows import WindowConfig, window_starts
+from harnets_core.datasets.windows import WindowConfig, window_starts
 
 __all__ = [
     "RGB_SCENARIOS",
@@ -256,7 +256,7 @@ def session_frames(video: str | Path, pipeline: FramePipeline, cache: FrameCache
                 out[i] = frame
             return out
     elif pipeline.kind == "pose":
-        from harnets_core.pose import extractor_cache_key
+        from harnets_core.features.keypoints import extractor_cache_key
 
         extractor = pipeline.extractor
         if extractor is None:
@@ -292,7 +292,7 @@ def segment_clip_frames(layout: InhardLayout, segment: Segment, pipeline: FrameP
     own fps, sampled from its frame 0, cached per clip), checked against the annotation first.
 
     DatasetError naming the clip when it is missing or shorter than the annotated span
-    (:func:`~harnets_core.datasets.check_segment_clip`); VideoError naming it when it is empty,
+    (:func:`~harnets_core.datasets.selection.check_segment_clip`); VideoError naming it when it is empty,
     not a video, or does not decode. ``data`` is read into memory: a memory-mapped array holds a
     file descriptor, and a segmented run has thousands of clips (InHARD: over 5,000)."""
     video = layout.segmented_video(segment)
@@ -321,7 +321,7 @@ def _segment_spans(
 def pose_encodings(keypoints: np.ndarray) -> np.ndarray:
     """(M, K, 3) keypoints -> (M, K*3) float32 LSTM inputs before the normalizer, exactly as
     FramePipeline.encode_prepared computes them frame by frame."""
-    from harnets_core.pose import normalize_keypoints
+    from harnets_core.features.keypoints import normalize_keypoints
 
     return normalize_keypoints(np.asarray(keypoints, np.float32)).astype(np.float32, copy=False)
 
@@ -583,7 +583,7 @@ def prepare_pose(
     """Keypoints of the taken frames by the extractor ``extractor_settings`` describes
     (pose.extractor_from_settings, default BlazePose), cached; windows of both splits; a
     normalizer fitted on train; an untrained LSTM (``pose_lstm``) and its meta."""
-    from harnets_core.pose import extractor_from_settings
+    from harnets_core.features.keypoints import extractor_from_settings
 
     options = options or PoseOptions()
     model_options = model_options or ModelOptions()
@@ -680,7 +680,7 @@ def predict_video(
     ``k / fps``). ``"auto"``: timeline when the video is longer than AUTO_TIMELINE_S.
     ``out_video``: the video again with the label and confidence drawn on every frame.
     """
-    from harnets_core.streaming import load_recognizer
+    from harnets_core.streaming.recognizer import load_recognizer
 
     video = Path(video_path)
     if mode not in ("auto", "clip", "timeline"):
@@ -708,7 +708,7 @@ def predict_video(
         probs = np.mean([p.probabilities for p in predictions], axis=0).astype(np.float32)
         result = VideoPrediction(video, mode, names, probs, len(predictions), predictions)
     if out_video is not None:
-        from harnets_core.annotate import render_predictions_video
+        from harnets_core.runs.annotate import render_predictions_video
 
         clip = (result.label, result.confidence) if mode == "clip" else None
         render_predictions_video(video, out_video, predictions=result.predictions, clip=clip)
@@ -743,7 +743,7 @@ def prepare_from_args(args: argparse.Namespace, selection: DataSelection, model_
 
 def predict_command(args: argparse.Namespace, meta: Any) -> int:
     """`harnets predict VIDEO --model M`: a clip's class, or a session's timeline (+ plot)."""
-    from harnets_core.runs import plot_timeline, write_timeline
+    from harnets_core.runs.skeleton import plot_timeline, write_timeline
 
     if meta.modality not in ("rgb", "pose"):
         raise ConfigError(f"{args.model}: a {meta.modality} model cannot read {args.input} (a video)")

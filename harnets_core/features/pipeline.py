@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 import torch
 
-from harnets_core.bvh import Skeleton, format_bvh, parse_bvh
+from harnets_core.formats.bvh import Skeleton, format_bvh, parse_bvh
 from harnets_core.errors import ConfigError, ModelFileError, StreamError
-from harnets_core.features import FeatureConfig, Normalizer, combine_frame_features, feature_names, frame_features
+from harnets_core.features.skeleton import FeatureConfig, Normalizer, combine_frame_features, feature_names, frame_features
 
 __all__ = [
     "SkeletonPipeline",
@@ -172,7 +172,7 @@ class FrameSampler:
 
 def crop_and_resize(frame: np.ndarray, view: str, size_hw: tuple[int, int]) -> np.ndarray:
     """(H, W, 3) uint8 mosaic or camera frame -> (h, w, 3) uint8 of the view."""
-    from harnets_core.video import crop_view
+    from harnets_core.formats.video import crop_view
 
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise StreamError(f"frame of shape {frame.shape} and dtype {frame.dtype}; expected (H, W, 3) uint8")
@@ -192,7 +192,7 @@ class FramePipeline:
     size_hw: tuple[int, int]
     rate_hz: float
     window_s: float
-    extractor: Any = None  # pose only: a harnets_core.pose keypoint extractor
+    extractor: Any = None  # pose only: a harnets_core.features.keypoints keypoint extractor
     settings: dict[str, Any] = field(default_factory=dict)
     normalizer: Normalizer | None = None  # pose only
 
@@ -209,7 +209,7 @@ class FramePipeline:
             x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # (N, 3, h, w)
             with torch.no_grad():
                 return model.encode_frames(x).numpy().astype(np.float32)
-        from harnets_core.pose import normalize_keypoints
+        from harnets_core.features.keypoints import normalize_keypoints
 
         kps = np.stack([self.extractor(f) for f in frames])  # (N, K, 3)
         x = normalize_keypoints(kps).astype(np.float32)  # (N, K*3)
@@ -256,7 +256,7 @@ def pipeline_from_meta(meta: Any) -> SkeletonPipeline | FramePipeline:
         if kind in ("rgb", "pose"):
             extractor = None
             if kind == "pose":
-                from harnets_core.pose import extractor_from_settings
+                from harnets_core.features.keypoints import extractor_from_settings
 
                 extractor = extractor_from_settings(pre.get("settings", {}))
             return FramePipeline(

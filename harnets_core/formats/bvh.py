@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import BvhParseError
+from harnets_core.errors import BvhParseError
 
 __all__ = [
     "CHANNEL_NAMES",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bvh import Skeleton
+from harnets_core.formats.bvh import Skeleton
 
 __all__ = ["rotation_matrices", "local_transforms", "forward_kinematics"]
 

@@ -3,7 +3,7 @@
 ``fit`` writes into ``out_dir``:
 
 - ``model.safetensors``: the best model by the monitored validation metric (a harnets model
-  file, see ``harnets_core.modelfile``; its meta gets ``metrics``, ``history``, ``train_config``);
+  file, see ``harnets_core.models.modelfile``; its meta gets ``metrics``, ``history``, ``train_config``);
 - ``history.json``: per-epoch metrics, rewritten after every epoch;
 - ``last.ckpt.safetensors``: weights, optimizer state, epoch and RNG states after the last
   finished epoch (tensors in safetensors, the rest as JSON in its metadata: no pickle).
@@ -41,8 +41,8 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
 from harnets_core.errors import ConfigError, ModelFileError
-from harnets_core.evaluation import macro_f1, macro_f1_from_confusion
-from harnets_core.modelfile import ModelMeta, read_safetensors, save_model, write_safetensors
+from harnets_core.evaluation.metrics import macro_f1, macro_f1_from_confusion
+from harnets_core.models.modelfile import ModelMeta, read_safetensors, save_model, write_safetensors
 from harnets_core.models.lstm import config_from_dict
 
 __all__ = [

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .bvh import BvhClip, Skeleton
-from .errors import ConfigError
-from .kinematics import forward_kinematics
+from harnets_core.formats.bvh import BvhClip, Skeleton
+from harnets_core.errors import ConfigError
+from harnets_core.features.kinematics import forward_kinematics
 
 __all__ = [
     "FEATURE_KINDS",

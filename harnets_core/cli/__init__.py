@@ -1,0 +1,1 @@
+"""The `harnets` command line: argparse here only, typed calls below."""

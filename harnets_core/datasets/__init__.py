@@ -1,0 +1,1 @@
+"""Datasets: InHARD's layouts and protocol, data selection and splits, windows."""

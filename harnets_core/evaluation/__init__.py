@@ -1,0 +1,1 @@
+"""Evaluation: window metrics, timeline (stream) metrics, reports, replay of bags."""

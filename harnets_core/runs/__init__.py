@@ -1,0 +1,1 @@
+"""Runs: prepare / train / evaluate / predict per modality, and their outputs."""

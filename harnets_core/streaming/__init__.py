@@ -1,0 +1,1 @@
+"""Streaming inference: windowed recognizers over timestamped samples, late fusion."""

@@ -1,0 +1,1 @@
+"""Synthetic data in InHARD's layout: motion patterns, sessions, rendering, writing."""
