@@ -44,12 +44,11 @@ sys.path.insert(0, str(REPO))
 
 from harnets_core.formats.bvh import read_bvh  # noqa: E402
 from harnets_core.features.skeleton import FeatureConfig  # noqa: E402
-from harnets_core.runs.frames import RgbOptions  # noqa: E402
+from harnets_core.runs.options import ModelOptions, RgbOptions, SkeletonOptions  # noqa: E402
 from harnets_core.datasets.inhard import META_ACTIONS  # noqa: E402
 from harnets_core.models.modelfile import save_model  # noqa: E402
 from harnets_core.models import CNNLSTM, CNNLSTMConfig, LSTMClassifier, LSTMConfig  # noqa: E402
 from harnets_core.features.pipeline import FramePipeline, SkeletonPipeline, skeleton_meta  # noqa: E402
-from harnets_core.runs.skeleton import ModelOptions, SkeletonOptions  # noqa: E402
 from harnets_core.streaming.recognizer import load_recognizer  # noqa: E402
 
 CLIP = REPO / "test" / "data" / "P01_R01_0026.48_0028.80.bvh"

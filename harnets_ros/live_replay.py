@@ -22,7 +22,7 @@ from harnets.msg import Activity, SkeletonFrame
 from harnets_core.formats.bags import ACTIVITY_TYPE, BagWriter, make_typestore
 from harnets_core.errors import BagError
 from harnets_core.evaluation.replay import BAG_START_NS, score_timed
-from harnets_core.evaluation.timeline import Prediction as TimedLabel
+from harnets_core.evaluation.timeline import TimedLabel
 from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, time_to_ns
 from harnets_ros.graph import NodeGraph, format_activity, graph_spec
 

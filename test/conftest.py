@@ -83,7 +83,9 @@ def trained_skeleton_run(synth_root, tmp_path_factory, torch_threads) -> Path:
     import torch
 
     from harnets_core.datasets.selection import select_data
-    from harnets_core.runs.skeleton import ModelOptions, SkeletonOptions, prepare_skeleton, train_run
+    from harnets_core.runs.options import ModelOptions, SkeletonOptions
+    from harnets_core.runs.prepare import prepare_skeleton
+    from harnets_core.runs.train import train_run
     from harnets_core.training.loop import TrainConfig
 
     torch.manual_seed(0)

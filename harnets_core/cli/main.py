@@ -14,11 +14,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Callable
 
+from harnets_core.cli import commands
+from harnets_core.cli.plugins import EXPECTED_COMMANDS, ROS_HINT, discover_commands
 from harnets_core.errors import HarnetsError
 
 __all__ = ["main", "build_parser"]
@@ -180,226 +181,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=1.0, help="live playback speed; 0: as fast as the nodes keep up")
     p.add_argument("--print-activities", action="store_true", help="live: print each Activity as it is published")
 
-    p = sub.add_parser("graph", help="start the node graph without ros2 launch (needs ROS 2)")
-    p.add_argument("--config", type=Path, default=None, help="parameter file (default: the installed config/harnets.yaml)")
-    p.add_argument("--skeleton-model", type=Path, default=None)
-    p.add_argument("--rgb-model", type=Path, default=None)
-    p.add_argument("--pose-model", type=Path, default=None)
-    p.add_argument("--namespace", default="")
-    p.add_argument("--use-sim-time", action="store_true")
-    p.add_argument("--bvh", type=Path, default=None, help="also stream this BVH file (skeleton streamer)")
-    p.add_argument("--video", type=Path, default=None, help="also stream this video (video streamer)")
-    p.add_argument("--loop", action="store_true", help="stream --bvh / --video in a loop")
-    p.add_argument("--print-activities", action="store_true")
-    p.add_argument("--duration-s", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
-
-    p = sub.add_parser("demo", help="synthetic data -> train -> bag -> live replay -> report")
-    p.add_argument("--out", type=Path, default=Path("demo_out"))
-    p.add_argument("--skeleton-epochs", type=int, default=40)
-    p.add_argument("--rgb-epochs", type=int, default=40)
-    p.add_argument("--seed", type=int, default=0)
+    _add_plugins(sub)
     return parser
 
 
-# ----------------------------------------------------------------------------- commands
-def _train_config(args: argparse.Namespace) -> Any:
-    from harnets_core.training.loop import TrainConfig
-
-    return TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        patience=args.patience, seed=args.seed, device=args.device, monitor=args.monitor,
-        class_weighting=args.class_weighting, progress=not args.no_progress, ema_decay=args.ema_decay,
-    )
+def _missing(name: str, why: str | None) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        raise HarnetsError(f"harnets {name} {ROS_HINT}" + (f" (loading it failed: {why})" if why else ""))
+    return run
 
 
-def _selection(args: argparse.Namespace) -> Any:
-    from harnets_core.datasets.selection import select_data
-
-    classes = None if args.classes is None else [int(c) if str(c).isdigit() else c for c in args.classes]
-    return select_data(args.data, split=args.split, classes=classes, class_limit=args.class_limit,
-                       scenario=args.scenario, threshold_s=args.sa_threshold_s, layout=getattr(args, "layout", "auto"),
-                       modality=getattr(args, "modality", "skeleton"))
-
-
-def _skeleton_options(args: argparse.Namespace) -> Any:
-    from harnets_core.features.skeleton import FeatureConfig
-    from harnets_core.datasets.inhard import BVH_FRAME_TIME_S
-    from harnets_core.runs.skeleton import SkeletonOptions
-
-    feats = FeatureConfig()
-    overrides = {}
-    if args.features:
-        overrides["kinds"] = tuple(args.features)
-    if args.joints:
-        overrides["joints"] = args.joints
-    if overrides:
-        feats = FeatureConfig.from_dict({**feats.to_dict(), **overrides})
-    return SkeletonOptions(window_s=args.window_frames * BVH_FRAME_TIME_S, hop_s=args.hop_s, rate_hz=args.rate_hz,
-                           features=feats, short_policy=args.short_policy)
-
-
-def _print_metrics(title: str, metrics: dict[str, Any]) -> None:
-    base = metrics.get("baselines", {})
-    print(f"{title}: accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f} on {metrics['n']} windows"
-          + (f" (chance {base['chance_accuracy']:.3f}, majority {base['majority_accuracy']:.3f})" if base else ""))
-
-
-def cmd_synth(args: argparse.Namespace) -> int:
-    from harnets_core.synth.sessions import generate_dataset
-
-    classes = None if args.classes is None else [int(c) if str(c).isdigit() else c for c in args.classes]
-    kwargs: dict[str, Any] = {"seed": args.seed, "duration_s": args.duration_s, "write_videos": not args.no_videos,
-                              "write_segmented": not args.no_segmented, "overwrite": args.overwrite}
-    if args.sessions:
-        kwargs["sessions"] = args.sessions
-    if classes:
-        kwargs["classes"] = classes
-    summary = generate_dataset(args.out, **kwargs)
-    print(f"wrote {summary.n_files} files, {summary.n_segments} segments of {len(summary.sessions)} sessions to {args.out}")
-    return 0
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    import torch
-
-    from harnets_core.runs.skeleton import ModelOptions, train_run
-
-    torch.manual_seed(args.seed)  # the model's initial weights (fit seeds the rest)
-    selection = _selection(args)
-    model_options = ModelOptions(hidden_size=args.hidden_size, num_layers=args.layers, dropout=args.dropout)
-    if args.modality == "skeleton":
-        from harnets_core.runs.skeleton import prepare_skeleton
-
-        prepared = prepare_skeleton(selection, _skeleton_options(args), model_options)
-    else:
-        from harnets_core.runs import frames
-
-        prepared = frames.prepare_from_args(args, selection, model_options)
-    print(f"{args.modality}: {len(prepared.train)} train windows ({len(selection.train_sessions)} sessions), "
-          f"{len(prepared.val)} validation windows ({len(selection.val_sessions)} sessions), "
-          f"classes {selection.class_names}")
-    result, metrics = train_run(prepared, _train_config(args), args.out, resume=args.resume)
-    print(f"best epoch {result.best_epoch}; model {result.model_path}")
-    _print_metrics("validation", metrics)
-    print(f"report: {args.out / 'report'}")
-    return 0
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from harnets_core.runs.skeleton import evaluate_run
-
-    out = args.out or args.model.parent / "eval"
-    metrics = evaluate_run(args.model, args.data, out, sessions=args.sessions, layout=args.layout)
-    _print_metrics(f"{args.model}", metrics)
-    print(f"report: {out}")
-    return 0
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    from harnets_core.models.modelfile import load_model, read_meta
-
-    meta = read_meta(args.model)
-    if args.input.suffix.lower() == ".bvh":
-        from harnets_core.formats.bvh import read_bvh
-        from harnets_core.runs.skeleton import plot_timeline, predict_clip_probs, predict_timeline, write_timeline
-
-        if meta.modality != "skeleton":
-            raise HarnetsError(f"{args.model}: a {meta.modality} model cannot read {args.input} (a BVH file)")
-        clip = read_bvh(args.input)
-        mode = args.mode if args.mode != "auto" else ("timeline" if clip.n_frames * clip.frame_time_s > 30 else "clip")
-        if mode == "clip":
-            probs, n = predict_clip_probs(load_model(args.model), clip)
-            order = probs.argsort()[::-1]
-            print(f"{args.input}: {meta.class_names[order[0]]} ({probs[order[0]]:.3f}) over {n} window(s)")
-            for k in order:
-                print(f"  {meta.class_names[k]:<24} {probs[k]:.3f}")
-            return 0
-        predictions = predict_timeline(args.model, clip)
-        out = write_timeline(predictions, args.out or args.input.with_suffix(".timeline.csv"))
-        plot = plot_timeline(predictions, args.plot or out.with_suffix(".png"), title=str(args.input.name))
-        print(f"{len(predictions)} predictions; timeline {out}; plot {plot}")
-        return 0
-    from harnets_core.runs import frames
-
-    return frames.predict_command(args, meta)
-
-
-def cmd_info(args: argparse.Namespace) -> int:
-    from harnets_core.models.modelfile import model_id, read_meta
-
-    meta = read_meta(args.model).to_dict()
-    meta.pop("history", None)
-    if meta.get("skeleton"):
-        meta["skeleton"] = {k: (v if k in ("signature", "frame_time_s") else f"<{len(v)} items>") for k, v in meta["skeleton"].items()
-                            if k != "hierarchy_bvh"}
-    print(f"model_id: {model_id(args.model)}")
-    print(json.dumps(meta, indent=2, default=str))
-    return 0
-
-
-def cmd_sweep(args: argparse.Namespace) -> int:
-    from harnets_core.runs.sweep import run_sweep
-
-    table = run_sweep(args)
-    print(table)
-    return 0
-
-
-def cmd_bag(args: argparse.Namespace) -> int:
-    from harnets_core.evaluation.replay import bag_from_inhard
-
-    counts = bag_from_inhard(args.data, args.session, args.out, storage=args.storage, images=args.images,
-                             start_s=args.start_s, end_s=args.end_s)
-    print(f"wrote {args.out}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
-    return 0
-
-
-def cmd_replay_eval(args: argparse.Namespace) -> int:
-    models = {k: v for k, v in (("skeleton", args.skeleton_model), ("rgb", args.rgb_model), ("pose", args.pose_model)) if v}
-    if not models:
-        raise HarnetsError("replay-eval needs at least one of --skeleton-model, --rgb-model, --pose-model")
-    if args.live:
-        try:
-            from harnets_ros.live_replay import replay_live
-        except ImportError as err:
-            raise HarnetsError(f"--live needs ROS 2 (rclpy and the built harnets package): {err}") from err
-        metrics = replay_live(args.bag, models, args.out, rate=args.rate, print_activities=args.print_activities)
-    else:
-        from harnets_core.evaluation.replay import replay_offline
-
-        metrics = replay_offline(args.bag, models, args.out)
-    from harnets_core.evaluation.replay import print_headline
-
-    print_headline(metrics, args.out)
-    return 0
-
-
-def cmd_graph(args: argparse.Namespace) -> int:
-    try:
-        from harnets_ros.graph import run_graph
-    except ImportError as err:
-        raise HarnetsError(f"harnets graph needs ROS 2 (rclpy and the built harnets package): {err}") from err
-    return run_graph(args)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    try:
-        from harnets_ros.demo import run_demo
-    except ImportError as err:
-        raise HarnetsError(f"harnets demo needs ROS 2 (rclpy and the built harnets package; `make demo`): {err}") from err
-    return run_demo(args)
-
-
-COMMANDS = {
-    "synth": cmd_synth, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "info": cmd_info,
-    "sweep": cmd_sweep, "bag": cmd_bag, "replay-eval": cmd_replay_eval, "graph": cmd_graph, "demo": cmd_demo,
-}
+def _add_plugins(sub: argparse._SubParsersAction) -> None:
+    """Subcommands of other packages (harnets_ros: graph, demo); the expected ones that no
+    package provides answer with what to install."""
+    found, broken = discover_commands()
+    for command in found.values():
+        p = sub.add_parser(command.name, help=command.help)
+        command.add_arguments(p)
+        p.set_defaults(handler=command.run)
+    for name, help_text in EXPECTED_COMMANDS.items():
+        if name not in found:
+            p = sub.add_parser(name, help=help_text, add_help=False, prefix_chars="\0")
+            p.add_argument("rest", nargs="*")
+            p.set_defaults(handler=_missing(name, broken.get(name)))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler = getattr(args, "handler", None) or commands.COMMANDS[args.command]
     try:
-        return COMMANDS[args.command](args)
+        return handler(args)
     except HarnetsError as err:
         print(f"harnets {args.command}: error: {err}", file=sys.stderr)
         return 2

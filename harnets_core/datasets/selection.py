@@ -15,7 +15,7 @@ Both use the same pipeline (per-frame parts, then window features) and the same 
 policy. Windows never span two segments or sessions; sessions are split by the chosen protocol
 before any window exists, so no session is on both sides.
 
-The video modalities (``modality="rgb"`` or ``"pose"``, :mod:`harnets_core.runs.frames`) read the same
+The video modalities (``modality="rgb"`` or ``"pose"``, :mod:`harnets_core.datasets.frames`) read the same
 two layouts from ``Online/RGB/<session>.mp4`` or ``Segmented/RGBSegmented/<Meta_action_label>/<name>.mp4``;
 ``select_data(modality=...)`` checks (and ``"auto"`` looks for) that modality's files.
 A segmented clip shorter than its annotated span is an error (:func:`check_segment_clip`).

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from harnets_core.errors import ConfigError
+from harnets_core.serialization import dataclass_from_dict
 
 __all__ = [
     "SHORT_POLICIES",
@@ -67,10 +68,7 @@ class WindowConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WindowConfig:
-        unknown = set(data) - {"length", "hop", "short_policy"}
-        if unknown:
-            raise ConfigError(f"WindowConfig: unknown key(s) {sorted(unknown)}")
-        return cls(**data)
+        return dataclass_from_dict(cls, data)
 
 
 def window_starts(n_frames: int, cfg: WindowConfig) -> np.ndarray:

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from harnets_core.serialization import to_jsonable
+
 __all__ = [
     "EvalResult",
     "compute_metrics",
@@ -180,8 +182,6 @@ def write_report(
         "confusion_matrix_png": out / "confusion_matrix.png",
         "per_class": out / "per_class.csv",
     }
-    from harnets_core.models.modelfile import to_jsonable  # local import: modelfile imports models (torch)
-
     paths["metrics"].write_text(json.dumps(to_jsonable(dict(metrics)), indent=2) + "\n")
     with open(paths["confusion_matrix_csv"], "w", newline="") as fh:
         writer = csv.writer(fh)

@@ -27,7 +27,7 @@ from harnets_core.formats.bags import (
 from harnets_core.formats.bvh import read_bvh
 from harnets_core.errors import BagError, DatasetError, StreamError
 from harnets_core.datasets.inhard import META_ACTIONS, InhardLayout
-from harnets_core.evaluation.timeline import Prediction as TimedLabel
+from harnets_core.evaluation.timeline import TimedLabel
 from harnets_core.evaluation.timeline import segments_from_stream, write_timeline_report
 
 __all__ = ["bag_from_inhard", "replay_offline", "score_timed", "to_timed", "print_headline", "BAG_START_NS"]

@@ -3,7 +3,7 @@
 Inputs
     Ground truth: ``GtSegment(start_s, end_s, class_id)`` intervals ``[start_s, end_s)``; time not
     covered by any segment is *unlabeled*. Predictions: per source (``skeleton``, ``rgb``,
-    ``pose``, ``fusion``, ...) a time series of ``Prediction(stamp_s, class_id, confidence)``;
+    ``pose``, ``fusion``, ...) a time series of ``TimedLabel(stamp_s, class_id, confidence)``;
     ``class_id`` -1 means "no decision". All times in seconds on one clock.
 
 Frame-wise metrics
@@ -46,7 +46,7 @@ __all__ = [
     "NONE",
     "IOU_THRESHOLDS",
     "GtSegment",
-    "Prediction",
+    "TimedLabel",
     "FrameMetrics",
     "DelayStats",
     "SourceMetrics",
@@ -81,7 +81,7 @@ class GtSegment(NamedTuple):
     class_id: int
 
 
-class Prediction(NamedTuple):
+class TimedLabel(NamedTuple):
     """One recognition result: time in seconds (newest sample of its window), class id (-1 none)."""
 
     stamp_s: float
@@ -106,7 +106,7 @@ def gt_from_inhard(segments: Iterable[Any], frame_time_s: float | None = None) -
     return sorted(out)
 
 
-def segments_from_stream(stream: Sequence[Prediction], end_s: float | None = None) -> list[GtSegment]:
+def segments_from_stream(stream: Sequence[TimedLabel], end_s: float | None = None) -> list[GtSegment]:
     """Segments from a label stream (e.g. the ground-truth ``Activity`` topic of a session bag).
 
     Each label holds until the next message; consecutive equal labels merge; class -1 is a gap.
@@ -148,7 +148,7 @@ def gt_labels(gt: Sequence[GtSegment], times: np.ndarray) -> np.ndarray:
     return labels
 
 
-def sample_and_hold(predictions: Sequence[Prediction], times: np.ndarray) -> np.ndarray:
+def sample_and_hold(predictions: Sequence[TimedLabel], times: np.ndarray) -> np.ndarray:
     """Latest predicted class id with ``stamp_s <= t`` at each time (N,) int64; -1 before the first."""
     if not predictions:
         return np.full(len(times), NONE, dtype=np.int64)
@@ -291,7 +291,7 @@ def _nan_to_none(x: float) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
 
 
-def detection_delays(gt: Sequence[GtSegment], predictions: Sequence[Prediction]) -> DelayStats:
+def detection_delays(gt: Sequence[GtSegment], predictions: Sequence[TimedLabel]) -> DelayStats:
     """Delay from each segment's start to its first correct recognition inside it (see module doc)."""
     preds = sorted(predictions, key=lambda p: p.stamp_s)
     stamps = np.array([p.stamp_s for p in preds])
@@ -357,7 +357,7 @@ class SourceMetrics:
 
 def evaluate_source(
     gt: Sequence[GtSegment],
-    predictions: Sequence[Prediction],
+    predictions: Sequence[TimedLabel],
     class_ids: Sequence[int],
     *,
     rate_hz: float = 10.0,
@@ -389,7 +389,7 @@ def _ordered(sources: Iterable[str]) -> list[str]:
 
 def evaluate_timeline(
     gt: Sequence[GtSegment],
-    predictions_by_source: Mapping[str, Sequence[Prediction]],
+    predictions_by_source: Mapping[str, Sequence[TimedLabel]],
     class_ids: Sequence[int],
     *,
     latencies_by_source: Mapping[str, Sequence[float]] | None = None,
@@ -405,7 +405,7 @@ def evaluate_timeline(
 
 def activities_from_bag(
     path: str | Path, topics: Iterable[str] | None = None, *, t0_ns: int = 0
-) -> tuple[dict[str, list[Prediction]], dict[str, list[float]]]:
+) -> tuple[dict[str, list[TimedLabel]], dict[str, list[float]]]:
     """Predictions and latencies per ``Activity.source`` from the ``harnets/msg/Activity`` topics of a bag.
 
     Times are ``header.stamp - t0_ns`` in seconds (pass the session bag's ``start_time_ns`` to get
@@ -416,13 +416,13 @@ def activities_from_bag(
 
     if topics is None:
         topics = [t for t, info in bag_topics(path).items() if info.msgtype == ACTIVITY_TYPE]
-    preds: dict[str, list[Prediction]] = {}
+    preds: dict[str, list[TimedLabel]] = {}
     lats: dict[str, list[float]] = {}
     for item in read_bag(path, topics):
         msg = item.msg
         stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         preds.setdefault(msg.source, []).append(
-            Prediction((stamp_ns - t0_ns) / 1e9, int(msg.class_id), float(msg.confidence))
+            TimedLabel((stamp_ns - t0_ns) / 1e9, int(msg.class_id), float(msg.confidence))
         )
         if msg.source != "ground_truth":
             lats.setdefault(msg.source, []).append(float(msg.latency_ms))
@@ -440,7 +440,7 @@ def _class_colors(n: int) -> list[Any]:
 def _plot_timeline(
     path: Path,
     gt: Sequence[GtSegment],
-    preds: Mapping[str, Sequence[Prediction]],
+    preds: Mapping[str, Sequence[TimedLabel]],
     class_names: Sequence[str],
     rate_hz: float,
     title: str,
@@ -522,7 +522,7 @@ def _fmt(x: float | None, pct: bool = False) -> str:
 def write_timeline_report(
     out_dir: str | Path,
     gt: Sequence[GtSegment],
-    predictions_by_source: Mapping[str, Sequence[Prediction]],
+    predictions_by_source: Mapping[str, Sequence[TimedLabel]],
     class_names: Sequence[str],
     latencies_by_source: Mapping[str, Sequence[float]] | None = None,
     title: str = "Activity timeline",

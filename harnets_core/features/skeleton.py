@@ -27,6 +27,7 @@ import numpy as np
 
 from harnets_core.formats.bvh import BvhClip, Skeleton
 from harnets_core.errors import ConfigError
+from harnets_core.serialization import reject_unknown
 from harnets_core.features.kinematics import forward_kinematics
 
 __all__ = [
@@ -48,12 +49,6 @@ JOINT_SETS = ("all", "body")
 _FINGER = re.compile(r"InHand|Thumb|Index|Middle|Ring|Pinky")
 
 
-def _reject_unknown(d: dict[str, Any], known: set[str], what: str) -> None:
-    if not isinstance(d, dict):
-        raise ConfigError(f"{what}: expected a mapping, got {type(d).__name__}")
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise ConfigError(f"{what}: unknown key(s) {unknown} (known: {sorted(known)})")
 
 
 @dataclass(frozen=True)
@@ -90,7 +85,7 @@ class FeatureConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FeatureConfig":
-        _reject_unknown(d, {"kinds", "resample_hz", "joints"}, "FeatureConfig")
+        reject_unknown(d, {"kinds", "resample_hz", "joints"}, "FeatureConfig")
         return cls(**{k: (tuple(v) if k == "kinds" else v) for k, v in d.items()})
 
 
@@ -296,7 +291,7 @@ class Normalizer:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Normalizer":
-        _reject_unknown(d, {"mean", "std", "min_std"}, "Normalizer")
+        reject_unknown(d, {"mean", "std", "min_std"}, "Normalizer")
         if "mean" not in d or "std" not in d:
             raise ConfigError("Normalizer: 'mean' and 'std' are required")
         return cls(d["mean"], d["std"], float(d.get("min_std", 1e-6)))

@@ -34,6 +34,7 @@ import numpy as np
 from harnets_core.errors import ConfigError, VideoError
 
 __all__ = [
+    "frame_stamps_ns",
     "VIEWS",
     "MOSAIC_LAYOUT",
     "DEFAULT_VIEW_SIZE_HW",
@@ -205,6 +206,12 @@ def resize_frame(frame: np.ndarray, size_hw: tuple[int, int] | None) -> np.ndarr
         return frame
     shrink = h < frame.shape[0] or w < frame.shape[1]
     return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def frame_stamps_ns(n_frames: int, fps: float) -> np.ndarray:
+    """Stamps ``(n_frames,) int64`` in ns of a video's frames: frame k at ``k / fps`` seconds.
+    The one timing rule of video files: training, prediction, bags and annotation use it."""
+    return np.round(np.arange(int(n_frames), dtype=np.float64) * (1e9 / float(fps))).astype(np.int64)
 
 
 def seconds_to_frame(t_s: float, fps: float) -> int:

@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 from harnets_core.errors import ConfigError
-from harnets_core.models.lstm import LSTMClassifier, LSTMConfig, config_from_dict
+from harnets_core.models.lstm import LSTMClassifier, LSTMConfig
+from harnets_core.serialization import dataclass_from_dict
 
 __all__ = [
     "CNNLSTMConfig",
@@ -217,7 +218,7 @@ class CNNLSTMConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CNNLSTMConfig":
-        return config_from_dict(cls, data)
+        return dataclass_from_dict(cls, data)
 
 
 class CNNLSTM(nn.Module):

@@ -13,22 +13,11 @@ import torch
 from torch import nn
 
 from harnets_core.errors import ConfigError
+from harnets_core.serialization import dataclass_from_dict
 
-__all__ = ["LSTMConfig", "LSTMClassifier", "config_from_dict"]
+__all__ = ["LSTMConfig", "LSTMClassifier"]
 
 
-def config_from_dict(cls: type, data: Mapping[str, Any]):
-    """Build dataclass ``cls`` from ``data``; unknown keys raise ConfigError naming them."""
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{cls.__name__}: expected a mapping, got {type(data).__name__}")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{cls.__name__}: unknown key(s) {unknown}; known keys are {sorted(known)}")
-    try:
-        return cls(**dict(data))
-    except TypeError as err:  # missing required field
-        raise ConfigError(f"{cls.__name__}: {err}") from err
 
 
 @dataclass
@@ -62,7 +51,7 @@ class LSTMConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "LSTMConfig":
-        return config_from_dict(cls, data)
+        return dataclass_from_dict(cls, data)
 
 
 class LSTMClassifier(nn.Module):

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import struct
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple, Sequence
 
@@ -21,6 +21,7 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from harnets_core.errors import ConfigError, ModelFileError
+from harnets_core.serialization import to_jsonable
 from harnets_core.models import MODEL_TYPES, build_model, model_config_dict
 
 __all__ = [
@@ -33,7 +34,8 @@ __all__ = [
     "read_meta",
     "check_skeleton",
     "model_id",
-    "to_jsonable",
+    "model_meta",
+    "window_meta",
     "read_safetensors",
     "write_safetensors",
 ]
@@ -104,31 +106,78 @@ class ModelMeta:
     def __contains__(self, key: object) -> bool:
         return key in self.extra or key in {f.name for f in fields(self)}
 
+    # the window, read in one place: a missing or non-positive value is a ModelFileError
+    def window_value(self, key: str) -> float:
+        """``window[key]`` (``window_s``, ``hop_s``, ``rate_hz``) as a positive float."""
+        value = (self.window or {}).get(key)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not number > 0 or number == float("inf"):
+            raise ModelFileError(f"model file {self.source or '<unsaved>'}: window.{key} is {value!r}; "
+                                 "expected a positive number of seconds (or Hz)")
+        return number
+
+    @property
+    def hop_s(self) -> float:
+        """Seconds of sensor time between two windows (training, evaluation and streaming)."""
+        return self.window_value("hop_s")
+
+    @property
+    def window_s(self) -> float:
+        """Seconds of sensor time one window covers."""
+        return self.window_value("window_s")
+
+    @property
+    def short_policy(self) -> str:
+        """What training did with segments shorter than a window: "pad" or "drop"."""
+        return str((self.window or {}).get("short_policy", "pad"))
+
+
+def window_meta(window_s: float, hop_s: float, rate_hz: float, length: int, **extra: Any) -> dict[str, Any]:
+    """The ``window`` entry of a model file: its length in seconds and samples, the hop, the
+    sample rate the model sees, plus modality-specific keys (``raw_length``, ``short_policy``)."""
+    return {"window_s": float(window_s), "hop_s": float(hop_s), "rate_hz": float(rate_hz), "length": int(length), **extra}
+
+
+def model_meta(
+    *,
+    model_type: str,
+    model_config: Mapping[str, Any],
+    modality: str,
+    class_names: Sequence[str],
+    class_ids: Sequence[int],
+    preprocessing: Mapping[str, Any],
+    window: Mapping[str, Any],
+    skeleton: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The metadata of a model about to be trained, for every modality: what ``save_model``
+    stores and ``ModelMeta.from_dict`` reads back (training adds ``train_config``/``metrics``)."""
+    if model_type not in MODEL_TYPES:
+        raise ConfigError(f"model_type {model_type!r}: known {sorted(MODEL_TYPES)}")
+    meta: dict[str, Any] = {
+        "model_type": model_type,
+        "model_config": dict(model_config),
+        "modality": modality,
+        "class_names": [str(c) for c in class_names],
+        "class_ids": [int(i) for i in class_ids],
+        "preprocessing": dict(preprocessing),
+        "window": dict(window),
+    }
+    if skeleton is not None:
+        meta["skeleton"] = dict(skeleton)
+    if data is not None:
+        meta["data"] = dict(data)
+    return meta
+
 
 class LoadedModel(NamedTuple):
     model: nn.Module  # in eval mode, on map_location
     meta: ModelMeta
 
 
-def to_jsonable(obj: Any) -> Any:
-    """Convert numpy values, tuples, paths and dataclasses to plain JSON types."""
-    if is_dataclass(obj) and not isinstance(obj, type):
-        obj = obj.to_dict() if hasattr(obj, "to_dict") else asdict(obj)
-    if isinstance(obj, Mapping):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu().tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
 
 
 # --- raw safetensors I/O (also used by training checkpoints) -------------------------------

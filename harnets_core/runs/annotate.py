@@ -7,7 +7,7 @@ from typing import Any, Iterator, Sequence
 import cv2
 import numpy as np
 
-from harnets_core.formats.video import VideoInfo, iter_frames, probe_video, write_video
+from harnets_core.formats.video import VideoInfo, frame_stamps_ns, iter_frames, probe_video, write_video
 
 __all__ = ["render_predictions_video"]
 
@@ -50,8 +50,6 @@ def render_predictions_video(
     (label, confidence) on every frame. ``fps`` defaults to the input's. Returns the written
     file's VideoInfo. Odd frame sizes are padded by one pixel (MPEG-4 needs even sizes).
     """
-    from harnets_core.runs.frames import frame_stamps_ns
-
     video = Path(video_path)
     info = probe_video(video)
     stamps = frame_stamps_ns(info.n_frames, info.fps)

@@ -6,11 +6,11 @@ with training and validation accuracy, as in the original table, plus validation
 with its own folder, model file and report.
 
 Modalities and the original's row names: skeleton -> ``IMU-SA`` / ``IMU-LA`` (HARNets' "IMU"
-is the Perception Neuron suit, i.e. the BVH skeleton); rgb (CNN-LSTM, frames.prepare_rgb) ->
+is the Perception Neuron suit, i.e. the BVH skeleton); rgb (CNN-LSTM, runs.prepare.prepare_rgb) ->
 ``RGB-SP-SA`` / ``RGB-SP-LA`` for the top view and ``RGB-SA`` / ``RGB-LA`` for a side view
-(left or right), see :data:`harnets_core.runs.frames.RGB_SCENARIOS`.
+(left or right), see :data:`harnets_core.runs.options.RGB_SCENARIOS`.
 
-Windows are built once per scenario; every cell then seeds torch (``args.seed``) and builds a
+Windows are built once per scenario; every cell then seeds torch (``SweepGrid.seed``) and builds a
 fresh model with its number of layers, so a cell's result does not depend on the grid around it.
 """
 from __future__ import annotations
@@ -18,19 +18,21 @@ from __future__ import annotations
 import copy
 import csv
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from harnets_core.datasets.selection import DataSelection, select_data
+from harnets_core.datasets.selection import DataSelection
 from harnets_core.errors import ConfigError
 from harnets_core.models import build_model
-from harnets_core.runs.skeleton import ModelOptions, Prepared, prepare_skeleton, train_run
+from harnets_core.runs.options import DataOptions, ModelOptions, RgbOptions, SkeletonOptions
+from harnets_core.runs.prepare import Prepared, prepare_rgb, prepare_skeleton
+from harnets_core.runs.train import train_run
 from harnets_core.training.loop import TrainConfig
 
-__all__ = ["SWEEP_COLUMNS", "run_sweep", "format_table", "row_name", "rgb_options_from_args"]
+__all__ = ["SWEEP_COLUMNS", "SweepGrid", "run_sweep", "format_table", "row_name"]
 
 SWEEP_COLUMNS: tuple[str, ...] = (
     "name", "modality", "view", "scenario", "layers", "batch_size",
@@ -55,31 +57,25 @@ def row_name(modality: str, scenario: str, view: str | None = None) -> str:
     raise ConfigError(f"sweep modality {modality!r}: use skeleton or rgb")
 
 
-def rgb_options_from_args(args: Any) -> Any:
-    """frames.RgbOptions of `harnets sweep --modality rgb` (None = RgbOptions' default)."""
-    from harnets_core.runs.frames import RgbOptions
+@dataclass(frozen=True)
+class SweepGrid:
+    """The grid: scenarios (rows), hidden LSTM layers (rows), batch sizes (columns), and how
+    each cell trains (every cell seeds torch with ``seed`` before building its model)."""
 
-    defaults = RgbOptions()
-    kwargs: dict[str, Any] = {"view": args.view, "encoder": getattr(args, "encoder", None) or defaults.encoder}
-    height, width = getattr(args, "height", None), getattr(args, "width", None)
-    if height is not None or width is not None:
-        kwargs["size_hw"] = (height or defaults.size_hw[0], width or defaults.size_hw[1])
-    for option, arg in (("rate_hz", "video_rate_hz"), ("window_s", "window_s"), ("hop_s", "video_hop_s"),
-                        ("sequence_length", "sequence_length")):
-        if getattr(args, arg, None) is not None:
-            kwargs[option] = getattr(args, arg)
-    return RgbOptions(**kwargs)
+    scenarios: tuple[str, ...] = ("SA", "LA")
+    layers: tuple[int, ...] = (1, 2, 3)
+    batch_sizes: tuple[int, ...] = (4, 8, 16)
+    epochs: int = 300
+    patience: int = 30
+    seed: int = 0
+    device: str = "auto"
 
 
-def _prepare(args: Any, selection: DataSelection, layers: int, rgb_options: Any | None) -> Prepared:
-    if args.modality == "rgb":
-        from harnets_core.runs.frames import prepare_rgb
-
-        options = rgb_options if rgb_options is not None else rgb_options_from_args(args)
-        return prepare_rgb(selection, options, ModelOptions(num_layers=layers), getattr(args, "cache", None))
-    from harnets_core.cli.main import _skeleton_options  # the same window/feature options as `train`
-
-    return prepare_skeleton(selection, _skeleton_options(args), ModelOptions(num_layers=layers))
+def _prepare(modality: str, selection: DataSelection, layers: int, skeleton: SkeletonOptions | None,
+             rgb: RgbOptions | None, cache_dir: Path | None) -> Prepared:
+    if modality == "rgb":
+        return prepare_rgb(selection, rgb or RgbOptions(), ModelOptions(num_layers=layers), cache_dir)
+    return prepare_skeleton(selection, skeleton or SkeletonOptions(), ModelOptions(num_layers=layers))
 
 
 def _with_layers(prepared: Prepared, layers: int, seed: int) -> Prepared:
@@ -92,33 +88,36 @@ def _with_layers(prepared: Prepared, layers: int, seed: int) -> Prepared:
     return replace(prepared, model=model, meta=meta)
 
 
-def run_sweep(args: Any, *, rgb_options: Any | None = None) -> str:
-    """Train every cell of the grid; write sweep.csv, sweep.json and sweep.md into args.out.
+def run_sweep(
+    data: DataOptions,
+    grid: SweepGrid,
+    out_dir: str | Path,
+    *,
+    skeleton: SkeletonOptions | None = None,
+    rgb: RgbOptions | None = None,
+    cache_dir: str | Path | None = None,
+) -> str:
+    """Train every cell of the grid; write sweep.csv, sweep.json and sweep.md into ``out_dir``.
 
-    ``args``: the parsed `harnets sweep` arguments. ``rgb_options`` (frames.RgbOptions)
-    replaces the options the video arguments describe (``--modality rgb``; its view names the
-    rows)."""
-    modality = getattr(args, "modality", "skeleton")
-    view = None
-    if modality == "rgb":
-        view = rgb_options.view if rgb_options is not None else args.view
-    names = {scenario: row_name(modality, scenario, view) for scenario in args.scenarios}  # checks view early
-    out = Path(args.out)
+    ``data.modality`` picks the rows: skeleton (``skeleton`` options) or rgb (``rgb`` options,
+    whose view names the rows); ``data.scenario`` is replaced by each of ``grid.scenarios``."""
+    modality = data.modality
+    view = (rgb or RgbOptions()).view if modality == "rgb" else None
+    names = {scenario: row_name(modality, scenario, view) for scenario in grid.scenarios}  # checks view early
+    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    classes = None if args.classes is None else [int(c) if str(c).isdigit() else c for c in args.classes]
+    cache = Path(cache_dir) if cache_dir is not None else None
     rows: list[dict[str, Any]] = []
-    for scenario in args.scenarios:
-        selection = select_data(args.data, split=args.split, classes=classes, class_limit=args.class_limit,
-                                scenario=scenario, threshold_s=args.sa_threshold_s,
-                                layout=getattr(args, "layout", "auto"), modality=modality)
-        base = _prepare(args, selection, args.layers_grid[0], rgb_options)  # windows once per scenario
+    for scenario in grid.scenarios:
+        selection = replace(data, scenario=scenario).select()
+        base = _prepare(modality, selection, grid.layers[0], skeleton, rgb, cache)  # windows once per scenario
         name = names[scenario]
-        for layers in args.layers_grid:
-            for batch in args.batch_sizes:
+        for layers in grid.layers:
+            for batch in grid.batch_sizes:
                 run_dir = out / (f"{scenario}_L{layers}_B{batch}" if modality == "skeleton" else f"{name}_L{layers}_B{batch}")
-                prepared = _with_layers(base, layers, args.seed)
-                config = TrainConfig(epochs=args.epochs, batch_size=batch, patience=args.patience, seed=args.seed,
-                                     device=args.device, progress=False)
+                prepared = _with_layers(base, layers, grid.seed)
+                config = TrainConfig(epochs=grid.epochs, batch_size=batch, patience=grid.patience, seed=grid.seed,
+                                     device=grid.device, progress=False)
                 result, metrics = train_run(prepared, config, run_dir)
                 best = result.best_metrics
                 rows.append({
@@ -138,7 +137,7 @@ def run_sweep(args: Any, *, rgb_options: Any | None = None) -> str:
         writer.writeheader()
         writer.writerows(rows)
     (out / "sweep.json").write_text(json.dumps(rows, indent=2) + "\n")
-    table = format_table(rows, args.batch_sizes)
+    table = format_table(rows, list(grid.batch_sizes))
     (out / "sweep.md").write_text(table + "\n")
     return table
 

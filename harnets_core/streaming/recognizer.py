@@ -245,7 +245,7 @@ def load_recognizer(
     meta = loaded.meta
     if modality is not None and meta.modality != modality:
         raise ModelFileError(f"{path}: a {meta.modality!r} model; this needs a {modality!r} model")
-    hop = float(hop_s if hop_s is not None else meta.window.get("hop_s", 0.25))
+    hop = float(hop_s) if hop_s is not None else meta.hop_s
     mid = model_id(path)
     if meta.modality == "skeleton":
         return SkeletonRecognizer(loaded, model_id_=mid, hop_s=hop, max_gap_s=max_gap_s)

@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 from harnets_core.errors import ConfigError, ModelFileError
 from harnets_core.evaluation.metrics import macro_f1, macro_f1_from_confusion
 from harnets_core.models.modelfile import ModelMeta, read_safetensors, save_model, write_safetensors
-from harnets_core.models.lstm import config_from_dict
+from harnets_core.serialization import dataclass_from_dict
 
 __all__ = [
     "TrainConfig",
@@ -106,7 +106,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
-        return config_from_dict(cls, data)
+        return dataclass_from_dict(cls, data)
 
 
 @dataclass

@@ -175,7 +175,10 @@ def test_segmented_only_dataset_trains_and_evaluates_with_its_layout(segmented_o
     import torch
 
     from harnets_core.models.modelfile import read_meta
-    from harnets_core.runs.skeleton import ModelOptions, SkeletonOptions, evaluate_run, prepare_skeleton, train_run
+    from harnets_core.runs.evaluate import evaluate_run
+    from harnets_core.runs.options import ModelOptions, SkeletonOptions
+    from harnets_core.runs.prepare import prepare_skeleton
+    from harnets_core.runs.train import train_run
     from harnets_core.training.loop import TrainConfig
 
     torch.set_num_threads(1)

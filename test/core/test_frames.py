@@ -13,13 +13,22 @@ import numpy as np
 import pytest
 import torch
 
-from harnets_core.runs import frames as fr
+from harnets_core.datasets import frames as data_frames
+from harnets_core.datasets.frames import FrameWindowDataset, FrameWindows, frame_windows, pose_encodings, sampled_frame_indices, session_frames, span_windows
+from harnets_core.formats.video import frame_stamps_ns
+from harnets_core.runs.evaluate import frame_windows_for_model
+from harnets_core.runs.options import PoseOptions, RgbOptions
+from harnets_core.runs.predict import predict_probs, predict_video
+from harnets_core.runs.prepare import prepare_pose, prepare_rgb
 from harnets_core.datasets.selection import select_data
 from harnets_core.errors import ConfigError
 from harnets_core.datasets.inhard import InhardLayout
 from harnets_core.models.modelfile import load_model
 from harnets_core.features.pipeline import FramePipeline, FrameSampler, pipeline_from_meta
-from harnets_core.runs.skeleton import ModelOptions, evaluate_run, train_run
+from harnets_core.runs.evaluate import evaluate_run
+from harnets_core.runs.options import ModelOptions
+from harnets_core.runs.train import train_run
+from harnets_core.training.augment import WindowAugment
 from harnets_core.training.loop import TrainConfig
 from harnets_core.formats.video import FrameCache, iter_frames, probe_video, time_range_to_frames
 from band_centroids import BandCentroids
@@ -52,8 +61,8 @@ def _train_config(epochs: int = 2) -> TrainConfig:
 def rgb_model(selection, tmp_path_factory) -> Path:
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("rgb_run")
-    options = fr.RgbOptions(view="top", encoder_config=TINY_ENCODER, feature_dim=8, **TINY)
-    prepared = fr.prepare_rgb(selection, options, TINY_MODEL, out / "cache")
+    options = RgbOptions(view="top", encoder_config=TINY_ENCODER, feature_dim=8, **TINY)
+    prepared = prepare_rgb(selection, options, TINY_MODEL, out / "cache")
     result, metrics = train_run(prepared, _train_config(), out / "run")
     assert len(result.history) == 2 and 0.0 <= metrics["accuracy"] <= 1.0
     return result.model_path
@@ -61,43 +70,45 @@ def rgb_model(selection, tmp_path_factory) -> Path:
 
 # ----------------------------------------------------------------------------- selection
 def test_frame_selection_is_exact_at_5_hz():
-    stamps = fr.frame_stamps_ns(26, 25.0)
+    stamps = frame_stamps_ns(26, 25.0)
     assert stamps[:3].tolist() == [0, 40_000_000, 80_000_000]
-    assert fr.sampled_frame_indices(26, 25.0, 5.0).tolist() == [0, 5, 10, 15, 20, 25]
-    assert fr.sampled_frame_indices(13, 30.0, 5.0).tolist() == [0, 6, 12]
+    assert sampled_frame_indices(26, 25.0, 5.0).tolist() == [0, 5, 10, 15, 20, 25]
+    assert sampled_frame_indices(13, 30.0, 5.0).tolist() == [0, 6, 12]
     # the live sampler on the same stamps (pushed one by one) keeps the same frames
     sampler = FrameSampler(5.0)
     assert [k for k, s in enumerate(stamps) if sampler.take(int(s))] == [0, 5, 10, 15, 20, 25]
 
 
 def test_span_windows_stay_inside_and_pad_short_spans():
-    assert fr._span_windows(0, 10, 4, 2).tolist() == [[0, 1, 2, 3], [2, 3, 4, 5], [4, 5, 6, 7], [6, 7, 8, 9]]
-    assert fr._span_windows(3, 5, 4, 2).tolist() == [[3, 4, 4, 4]]  # edge-padded
+    assert span_windows(0, 10, 4, 2).tolist() == [[0, 1, 2, 3], [2, 3, 4, 5], [4, 5, 6, 7], [6, 7, 8, 9]]
+    assert span_windows(3, 5, 4, 2).tolist() == [[3, 4, 4, 4]]  # edge-padded
 
 
 def test_options_validate_and_sequence_length_sets_the_window():
-    o = fr.RgbOptions(sequence_length=10, rate_hz=5.0)
+    o = RgbOptions(sequence_length=10, rate_hz=5.0)
     assert o.window_s == pytest.approx(2.0) and o.length == 10
-    assert fr.RgbOptions().length == 20 and fr.RgbOptions().hop_frames == 8  # 2 s, 0.8 s at 10 Hz
-    assert fr.PoseOptions().length == 10 and fr.PoseOptions().hop_frames == 4  # the extractor is slow: 5 Hz
+    assert RgbOptions().length == 20 and RgbOptions().hop_frames == 8  # 2 s, 0.8 s at 10 Hz
+    assert PoseOptions().length == 10 and PoseOptions().hop_frames == 4  # the extractor is slow: 5 Hz
     with pytest.raises(ConfigError, match="whole number"):
-        fr.RgbOptions(hop_s=0.3, rate_hz=5.0)
+        RgbOptions(hop_s=0.3, rate_hz=5.0)
     with pytest.raises(ConfigError, match="view 'side'"):
-        fr.RgbOptions(view="side")
+        RgbOptions(view="side")
 
 
 def test_command_line_switches_reach_the_rgb_options(selection, tmp_path):
     """--no-augment / --no-temporal-diff turn off what RgbOptions turns on; without them the
     RgbOptions defaults hold (the parser does not restate them)."""
+    from harnets_core.cli import options as cli_options
     from harnets_core.cli.main import build_parser
 
     base = ["train", "rgb", "--data", str(selection.root), "--out", str(tmp_path / "run"), "--cache", str(tmp_path),
             "--height", "24", "--width", "40", "--rate-hz", "5", "--window-s", "1.2", "--hop-s", "0.4"]
     for extra, want in (([], True), (["--no-augment", "--no-temporal-diff"], False)):
         args = build_parser().parse_args(base + extra)
-        prepared = fr.prepare_from_args(args, selection, ModelOptions(hidden_size=8, num_layers=1))
+        prepared = prepare_rgb(selection, cli_options.frame_options(args, "rgb"), ModelOptions(hidden_size=8, num_layers=1),
+                               args.cache)
         assert prepared.meta["model_config"]["temporal_diff"] is want
-        assert prepared.train.meta["dataset"].augment is want
+        assert isinstance(prepared.train.meta["dataset"].transform, WindowAugment) is want
 
 
 # ----------------------------------------------------------------------------- windows and cache
@@ -105,12 +116,12 @@ def test_training_augmentation_shifts_whole_windows_only_when_asked():
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (12, 16, 20, 3), dtype=np.uint8)]  # (M, h, w, 3)
     index = np.array([[0, 1, 2, 3], [4, 5, 6, 7]])
-    x = fr.FrameWindows(frames, np.zeros(2, np.int64), index)
+    x = FrameWindows(frames, np.zeros(2, np.int64), index)
     y = np.array([0, 1])
-    plain = fr.FrameWindowDataset(x, y)
+    plain = FrameWindowDataset(x, y)
     assert np.array_equal(plain[1][0].numpy(), x[1]) and int(plain[1][1]) == 1
     torch.manual_seed(0)
-    aug = fr.FrameWindowDataset(x, y, augment=True, max_shift=3, max_scale=0.0, max_rotate_deg=0.0, jitter=0.0)
+    aug = FrameWindowDataset(x, y, transform=WindowAugment(max_shift=3, max_scale=0.0, max_rotate_deg=0.0, jitter=0.0))
     shifted = [aug[0][0].numpy() for _ in range(8)]
     assert all(w.shape == (4, 3, 16, 20) and w.dtype == np.uint8 for w in shifted)
     assert any(not np.array_equal(w, x[0]) for w in shifted)
@@ -122,7 +133,7 @@ def test_training_augmentation_shifts_whole_windows_only_when_asked():
             ref = np.pad(x[0], ((0, 0), (0, 0), (3, 3), (3, 3)), mode="edge")[..., 3 + dy : 19 + dy, 3 + dx : 23 + dx]
             found |= np.array_equal(w, ref)
     assert found
-    assert fr.RgbOptions().augment  # on by default (docs/RESULTS_RGB.md)
+    assert RgbOptions().augment  # on by default (docs/RESULTS_RGB.md)
 
 
 def test_augmentation_scales_and_rotates_every_frame_of_a_window_alike():
@@ -130,10 +141,10 @@ def test_augmentation_scales_and_rotates_every_frame_of_a_window_alike():
     rotation is drawn once per window; a bright square keeps about its area (scale <= 10 %)."""
     frame = np.full((32, 40, 3), 40, np.uint8)
     frame[12:20, 16:24] = 250  # an 8 x 8 square at the centre
-    x = fr.FrameWindows([np.stack([frame] * 3)], np.zeros(1, np.int64), np.array([[0, 1, 2]]))
+    x = FrameWindows([np.stack([frame] * 3)], np.zeros(1, np.int64), np.array([[0, 1, 2]]))
     torch.manual_seed(1)
-    aug = fr.FrameWindowDataset(x, np.array([0]), augment=True, max_shift=0, max_scale=0.1,
-                                max_rotate_deg=10.0, jitter=0.0)
+    aug = FrameWindowDataset(x, np.array([0]), transform=WindowAugment(max_shift=0, max_scale=0.1, max_rotate_deg=10.0,
+                                                                        jitter=0.0))
     windows = [aug[0][0].numpy() for _ in range(6)]
     assert any(not np.array_equal(w[0], frame.transpose(2, 0, 1)) for w in windows)
     for w in windows:
@@ -141,13 +152,13 @@ def test_augmentation_scales_and_rotates_every_frame_of_a_window_alike():
         area = float((w[0, 0] > 145).sum())
         assert 64 * 0.9**2 - 8 <= area <= 64 * 1.1**2 + 8
     with pytest.raises(ConfigError, match="augmentation"):
-        fr.FrameWindowDataset(x, np.array([0]), max_scale=1.5)
+        WindowAugment(max_scale=1.5)
 
 
 def test_windows_lie_inside_one_segment_of_one_session(selection, tmp_path):
     pipeline = FramePipeline(kind="rgb", view="left", size_hw=(24, 40), rate_hz=5.0, window_s=1.2)
-    ws = fr.frame_windows(selection, SESSIONS, pipeline, FrameCache(tmp_path), hop_s=0.4)
-    assert isinstance(ws.x, fr.FrameWindows) and ws.x.shape == (len(ws), 6, 3, 24, 40)
+    ws = frame_windows(selection, SESSIONS, pipeline, FrameCache(tmp_path), hop_s=0.4)
+    assert isinstance(ws.x, FrameWindows) and ws.x.shape == (len(ws), 6, 3, 24, 40)
     assert ws.x[0].shape == (6, 3, 24, 40) and ws.x[1:3].shape == (2, 6, 3, 24, 40)
     assert set(ws.session.tolist()) == set(SESSIONS)
     sessions = ws.meta["sessions"]
@@ -177,15 +188,15 @@ def test_windows_lie_inside_one_segment_of_one_session(selection, tmp_path):
 
 def test_second_pass_reads_the_cache_without_decoding(selection, tmp_path, monkeypatch):
     pipeline = FramePipeline(kind="rgb", view="top", size_hw=(24, 40), rate_hz=5.0, window_s=1.2)
-    first = fr.frame_windows(selection, SESSIONS, pipeline, FrameCache(tmp_path), hop_s=0.4)
+    first = frame_windows(selection, SESSIONS, pipeline, FrameCache(tmp_path), hop_s=0.4)
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("video decoded again")
 
-    monkeypatch.setattr(fr, "iter_frames", no_decoding)
-    monkeypatch.setattr(fr, "probe_video", no_decoding)
+    monkeypatch.setattr(data_frames, "iter_frames", no_decoding)
+    monkeypatch.setattr(data_frames, "probe_video", no_decoding)
     cache = FrameCache(tmp_path)
-    again = fr.frame_windows(selection, SESSIONS, pipeline, cache, hop_s=0.4)
+    again = frame_windows(selection, SESSIONS, pipeline, cache, hop_s=0.4)
     assert cache.misses == 0 and cache.hits == len(SESSIONS)
     assert np.array_equal(np.asarray(first.x), np.asarray(again.x)) and np.array_equal(first.y, again.y)
 
@@ -206,16 +217,16 @@ def test_rgb_model_file_is_complete(rgb_model, selection, tmp_path):
 
 def test_streaming_equals_offline_on_the_same_windows(rgb_model, selection, tmp_path):
     video = InhardLayout(selection.root).session_video("P02_R01")
-    result = fr.predict_video(rgb_model, video, mode="timeline", out_video=tmp_path / "annotated.mp4")
+    result = predict_video(rgb_model, video, mode="timeline", out_video=tmp_path / "annotated.mp4")
     assert result.mode == "timeline" and len(result.predictions) > 3
     loaded = load_model(rgb_model)
-    sf = fr.session_frames(video, pipeline_from_meta(loaded.meta), None)
+    sf = session_frames(video, pipeline_from_meta(loaded.meta), None)
     pos = np.searchsorted(sf.stamps_ns, [p.stamp_ns for p in result.predictions])
     assert np.array_equal(sf.stamps_ns[pos], [p.stamp_ns for p in result.predictions])
     assert (np.diff(pos) == 2).all()  # one prediction every hop (0.4 s = 2 taken frames)
     index = pos[:, None] - 5 + np.arange(6)[None, :]  # the 6 newest taken frames
     assert [p.window_start_ns for p in result.predictions] == sf.stamps_ns[index[:, 0]].tolist()
-    offline = fr.predict_window_probs(loaded.model, fr.FrameWindows([sf.data], np.zeros(len(index)), index))
+    offline = predict_probs(loaded.model, FrameWindows([sf.data], np.zeros(len(index)), index))
     streaming = np.stack([p.probabilities for p in result.predictions])
     np.testing.assert_allclose(streaming, offline, atol=1e-5)
     assert probe_video(tmp_path / "annotated.mp4").n_frames == probe_video(video).n_frames
@@ -227,7 +238,7 @@ def test_clip_prediction_is_the_mean_over_windows(rgb_model, tmp_path):
     video = next(iter(sorted((Path(load_model(rgb_model).meta["data"]["root"]) / "Online" / "RGB").glob("*.mp4"))))
     clip = tmp_path / "clip.mp4"
     write_video(clip, list(iter_frames(video, 0, 20, view="full", size_hw=None)), 25.0)  # 0.8 s < a window
-    result = fr.predict_video(rgb_model, clip, out_video=tmp_path / "clip_out.mp4")
+    result = predict_video(rgb_model, clip, out_video=tmp_path / "clip_out.mp4")
     assert result.mode == "clip" and result.n_windows == 1
     assert result.probabilities.shape == (len(result.class_names),)
     assert result.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
@@ -239,19 +250,19 @@ def test_pose_run_and_streaming_equal_offline(selection, tmp_path, monkeypatch):
     from harnets_core.features import keypoints as pose
 
     monkeypatch.setitem(pose.EXTRACTORS, "test-bands", BandCentroids)
-    options = fr.PoseOptions(view="top", size_hw=(48, 80), rate_hz=5.0, window_s=1.2, hop_s=0.4)
-    prepared = fr.prepare_pose(selection, options, {"name": "test-bands"}, tmp_path / "cache", model_options=TINY_MODEL)
+    options = PoseOptions(view="top", size_hw=(48, 80), rate_hz=5.0, window_s=1.2, hop_s=0.4)
+    prepared = prepare_pose(selection, options, {"name": "test-bands"}, tmp_path / "cache", model_options=TINY_MODEL)
     assert prepared.train.x.dtype == np.float32 and prepared.train.x.shape[1:] == (6, 9)
     assert prepared.meta["preprocessing"]["settings"] == {"name": "test-bands"}
     result, _ = train_run(prepared, _train_config(), tmp_path / "run")
     video = InhardLayout(selection.root).session_video("P02_R01")
-    timeline = fr.predict_video(result.model_path, video, mode="timeline")
+    timeline = predict_video(result.model_path, video, mode="timeline")
     loaded = load_model(result.model_path)
-    windows = fr.frame_windows_for_model(loaded, selection, ["P02_R01"], cache=FrameCache(tmp_path / "cache"))
+    windows = frame_windows_for_model(loaded, selection, ["P02_R01"], cache=FrameCache(tmp_path / "cache"))
     sf = windows.meta["sessions"][0]
     pos = np.searchsorted(sf.stamps_ns, [p.stamp_ns for p in timeline.predictions])
     pipeline = pipeline_from_meta(loaded.meta)
-    enc = pipeline.normalizer(fr.pose_encodings(sf.data))  # (M, D)
+    enc = pipeline.normalizer(pose_encodings(sf.data))  # (M, D)
     x = enc[pos[:, None] - 5 + np.arange(6)[None, :]]  # (N, T, D)
     np.testing.assert_allclose(np.stack([p.probabilities for p in timeline.predictions]),
-                               fr.predict_window_probs(loaded.model, x), atol=1e-5)
+                               predict_probs(loaded.model, x), atol=1e-5)

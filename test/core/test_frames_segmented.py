@@ -19,7 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harnets_core.runs import frames as fr
+from harnets_core.datasets import frames as data_frames
+from harnets_core.datasets.frames import frame_windows, pose_encodings, segment_clip_frames, span_windows
+from harnets_core.runs.options import PoseOptions
+from harnets_core.runs.prepare import prepare_pose
 from harnets_core.datasets.selection import detect_layout, select_data
 from harnets_core.errors import DatasetError, VideoError
 from harnets_core.datasets.inhard import InhardLayout
@@ -101,7 +104,7 @@ def test_segmented_windows_come_from_each_segments_own_clip(segmented_only: Path
     selection = select_data(segmented_only, modality="rgb", include_no_action=True)
     layout = InhardLayout(segmented_only)
     pipeline = _pipeline()
-    ws = fr.frame_windows(selection, SESSIONS, pipeline, FrameCache(tmp_path), hop_s=0.4)
+    ws = frame_windows(selection, SESSIONS, pipeline, FrameCache(tmp_path), hop_s=0.4)
     videos = ws.meta["sessions"]
     assert [v.video for v in videos] == [layout.segmented_video(s) for s in selection.segments]  # one per clip
     assert ws.n_dropped == 0 and ws.x.shape == (len(ws), 6, 3, 24, 40)
@@ -112,7 +115,7 @@ def test_segmented_windows_come_from_each_segments_own_clip(segmented_only: Path
         # sampled from the clip's own frame 0 at 5 Hz: the whole clip is the segment
         assert sf.frame_index.tolist() == list(range(0, info.n_frames, 5))
         assert not isinstance(sf.data, np.memmap)  # one fd per memory-mapped clip would run out
-        assert counts[k] == len(fr._span_windows(0, len(sf.frame_index), 6, 2))
+        assert counts[k] == len(span_windows(0, len(sf.frame_index), 6, 2))
         rows = ws.meta["source"] == k
         assert (ws.meta["index"][rows] < len(sf.frame_index)).all()
         assert {selection.class_ids[y] for y in ws.y[rows]} == {seg.class_id}
@@ -129,7 +132,7 @@ def test_segmented_taken_frames_are_the_session_frames_of_the_segment(root: Path
     sessions = InhardLayout(root)
     pipeline = _pipeline(size_hw=(48, 80))
     for seg in selection.segments:
-        sf = fr.segment_clip_frames(clips, seg, pipeline)
+        sf = segment_clip_frames(clips, seg, pipeline)
         video = sessions.session_video(seg.session)
         info = probe_video(video)
         f0, _ = time_range_to_frames(info, seg.rgb_start_s, seg.rgb_end_s)
@@ -154,8 +157,8 @@ def test_segmented_windows_equal_online_windows_on_the_sampling_grid(root: Path,
     aligned = [s for s in online.segments if round(s.rgb_start_s * 25) % 5 == 0]
     assert aligned, "the fixture needs a segment on the 5 Hz grid"
     for seg in aligned:
-        a = fr.frame_windows(replace(online, segments=[seg]), [seg.session], pipeline, FrameCache(tmp_path), 0.4)
-        b = fr.frame_windows(replace(segmented, segments=[by_name[seg.name]]), [seg.session], pipeline,
+        a = frame_windows(replace(online, segments=[seg]), [seg.session], pipeline, FrameCache(tmp_path), 0.4)
+        b = frame_windows(replace(segmented, segments=[by_name[seg.name]]), [seg.session], pipeline,
                              FrameCache(tmp_path), 0.4)
         assert len(a) == len(b) >= 1 and a.x.shape == b.x.shape
         np.testing.assert_array_equal(a.y, b.y)
@@ -167,17 +170,17 @@ def test_segmented_cache_is_per_clip_and_a_second_pass_does_not_decode(segmented
                                                                        monkeypatch):
     selection = select_data(segmented_only, modality="rgb")
     pipeline = _pipeline()
-    first = fr.frame_windows(selection, SESSIONS, pipeline, FrameCache(tmp_path), hop_s=0.4)
+    first = frame_windows(selection, SESSIONS, pipeline, FrameCache(tmp_path), hop_s=0.4)
     for seg in selection.segments:
         assert len(list(tmp_path.glob(f"{seg.name}-rgb-frames-*.npy"))) == 1  # keyed per clip
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("video decoded again")
 
-    monkeypatch.setattr(fr, "iter_frames", no_decoding)
-    monkeypatch.setattr(fr, "probe_video", no_decoding)
+    monkeypatch.setattr(data_frames, "iter_frames", no_decoding)
+    monkeypatch.setattr(data_frames, "probe_video", no_decoding)
     cache = FrameCache(tmp_path)
-    again = fr.frame_windows(selection, SESSIONS, pipeline, cache, hop_s=0.4)
+    again = frame_windows(selection, SESSIONS, pipeline, cache, hop_s=0.4)
     assert cache.misses == 0 and cache.hits == len(selection.segments)
     assert np.array_equal(np.asarray(first.x), np.asarray(again.x)) and np.array_equal(first.y, again.y)
 
@@ -192,12 +195,12 @@ def test_clip_rate_is_read_from_the_file(segmented_only: Path, tmp_path: Path):
     # the same span at 30 fps: enough frames, taken every 6th frame
     n30 = int(round(span_s * 30)) + 1
     write_video(clip, [frames[min(len(frames) - 1, int(k * 25 / 30))] for k in range(n30)], 30.0)
-    sf = fr.segment_clip_frames(InhardLayout(data), seg, _pipeline())
+    sf = segment_clip_frames(InhardLayout(data), seg, _pipeline())
     assert sf.info.fps == pytest.approx(30.0) and sf.frame_index.tolist() == list(range(0, n30, 6))
     # the 25 fps frame count relabelled 30 fps covers too little of the span
     write_video(clip, frames, 30.0)
     with pytest.raises(DatasetError, match=_path_re(clip) + r".*shorter than its annotated"):
-        fr.segment_clip_frames(InhardLayout(data), seg, _pipeline())
+        segment_clip_frames(InhardLayout(data), seg, _pipeline())
 
 
 # ----------------------------------------------------------------------------- bad clips
@@ -210,7 +213,7 @@ def test_a_missing_clip_is_named_before_anything_is_decoded(segmented_only: Path
         select_data(data, modality="rgb")
     cache = FrameCache(tmp_path / "cache")
     with pytest.raises(DatasetError, match=_path_re(victim)):
-        fr.frame_windows(selection, SESSIONS, _pipeline(), cache, hop_s=0.4)
+        frame_windows(selection, SESSIONS, _pipeline(), cache, hop_s=0.4)
     assert cache.misses == 0 and not list(cache.root.glob("*.npy"))  # failed before the first clip
 
 
@@ -238,19 +241,19 @@ def test_a_bad_clip_is_an_error_naming_it(segmented_only: Path, tmp_path: Path, 
         write_video(clip, list(iter_frames(clip, 0, 10, size_hw=None)), 25.0)  # 0.4 s of a longer span
     for cache in (None, FrameCache(tmp_path / "cache")):
         with pytest.raises(error, match=_path_re(clip) + ".*" + message):
-            fr.frame_windows(selection, SESSIONS, _pipeline(), cache, hop_s=0.4)
+            frame_windows(selection, SESSIONS, _pipeline(), cache, hop_s=0.4)
 
 
 # ----------------------------------------------------------------------------- runs
 def test_pose_windows_from_segmented_clips(segmented_only: Path, tmp_path: Path, monkeypatch):
     from harnets_core.features import keypoints as pose
     from harnets_core.features.skeleton import Normalizer
-    from harnets_core.runs.skeleton import ModelOptions
+    from harnets_core.runs.options import ModelOptions
 
     monkeypatch.setitem(pose.EXTRACTORS, "test-bands", BandCentroids)
     selection = select_data(segmented_only, modality="pose")
-    options = fr.PoseOptions(view="top", size_hw=(48, 80), rate_hz=5.0, window_s=1.2, hop_s=0.4)
-    prepared = fr.prepare_pose(selection, options, {"name": "test-bands"}, tmp_path / "cache",
+    options = PoseOptions(view="top", size_hw=(48, 80), rate_hz=5.0, window_s=1.2, hop_s=0.4)
+    prepared = prepare_pose(selection, options, {"name": "test-bands"}, tmp_path / "cache",
                                model_options=ModelOptions(hidden_size=8, num_layers=1, dropout=0.0))
     assert prepared.meta["data"]["layout"] == "segmented" and prepared.train.x.shape[1:] == (6, 9)
     train = prepared.train
@@ -260,7 +263,7 @@ def test_pose_windows_from_segmented_clips(segmented_only: Path, tmp_path: Path,
     for row in (0, len(train) - 1):
         sf = train.meta["sessions"][train.meta["source"][row]]
         assert sf.video.parent.parent.name == "RGBSegmented" and sf.data.shape[1:] == (3, 3)
-        enc = normalizer(fr.pose_encodings(sf.data))  # (M, 9)
+        enc = normalizer(pose_encodings(sf.data))  # (M, 9)
         np.testing.assert_allclose(train.x[row], enc[train.meta["index"][row]], rtol=1e-5, atol=1e-5)
 
 

@@ -11,7 +11,8 @@ import torch
 
 from harnets_core.cli.main import build_parser, main
 from harnets_core.errors import ConfigError
-from harnets_core.runs.sweep import SWEEP_COLUMNS, format_table, row_name, run_sweep
+from harnets_core.runs.options import DataOptions
+from harnets_core.runs.sweep import SWEEP_COLUMNS, SweepGrid, format_table, row_name, run_sweep
 
 SESSIONS = ["P01_R01", "P03_R01", "P04_R02", "P01_R02"]  # 3 official train, 1 official validation
 # small windows and features so that a 2-epoch cell takes a second or two on one CPU thread
@@ -119,9 +120,8 @@ def test_skeleton_sweep_writes_one_row_per_cell(skeleton_sweep: Path):
 def test_skeleton_sweep_from_segmented_layout_matches_online(skeleton_root: Path, skeleton_sweep: Path, tmp_path: Path):
     """The segmented clips are the online segments' frames: same windows, same seed, same result."""
     out = tmp_path / "seg"
-    args = build_parser().parse_args(["sweep", "--data", str(skeleton_root), "--out", str(out), *TINY_GRID,
-                                      *FAST_SKELETON, "--layout", "segmented", "--scenarios", "SA"])
-    run_sweep(args)
+    assert main(["sweep", "--data", str(skeleton_root), "--out", str(out), *TINY_GRID,
+                 *FAST_SKELETON, "--layout", "segmented", "--scenarios", "SA"]) == 0
     seg = json.loads((out / "sweep.json").read_text())
     online = [r for r in json.loads((skeleton_sweep / "sweep.json").read_text()) if r["scenario"] == "SA"]
     assert len(seg) == 1 and seg[0]["layout"] == "segmented" and seg[0]["name"] == "IMU-SA"
@@ -155,15 +155,13 @@ def test_rgb_sweep_top_view_rows_are_rgb_sp(video_root: Path, tmp_path: Path):
 
 
 def test_rgb_sweep_side_view_rows_are_rgb(video_root: Path, tmp_path: Path):
-    from harnets_core.runs.frames import RgbOptions
+    from harnets_core.runs.options import RgbOptions
 
     out = tmp_path / "rgb_left"
-    args = build_parser().parse_args(["sweep", "--data", str(video_root), "--out", str(out), "--modality", "rgb",
-                                      "--view", "left", "--layers-grid", "1", "2", "--batch-sizes", "8",
-                                      "--scenarios", "SA", "--epochs", "1", "--device", "cpu"])
     tiny = RgbOptions(view="left", size_hw=(24, 40), rate_hz=5.0, window_s=1.2, hop_s=0.4,
                       encoder_config={"channels": [4, 8]}, feature_dim=8)
-    table = run_sweep(args, rgb_options=tiny)
+    grid = SweepGrid(scenarios=("SA",), layers=(1, 2), batch_sizes=(8,), epochs=1, device="cpu")
+    table = run_sweep(DataOptions(root=video_root, modality="rgb"), grid, out, rgb=tiny)
     rows = json.loads((out / "sweep.json").read_text())
     assert [(r["name"], r["view"], r["layers"]) for r in rows] == [("RGB-SA", "left", 1), ("RGB-SA", "left", 2)]
     assert [line.split(" | ")[:2] for line in table.splitlines()[2:]] == [["| RGB-SA", "1"], ["| RGB-SA", "2"]]

@@ -9,7 +9,7 @@ import pytest
 from harnets_core.formats import bags
 from harnets_core.evaluation.timeline import (
     GtSegment,
-    Prediction,
+    TimedLabel,
     activities_from_bag,
     detection_delays,
     evaluate_source,
@@ -30,14 +30,14 @@ def test_grid_and_sample_and_hold():
     times = time_grid(gt, rate_hz=2.0)
     np.testing.assert_allclose(times, [1.0, 1.5, 2.0, 2.5])
     assert gt_labels(gt, times).tolist() == [3, 3, -1, 4]
-    preds = [Prediction(1.5, 7), Prediction(0.2, 6)]  # any order
+    preds = [TimedLabel(1.5, 7), TimedLabel(0.2, 6)]  # any order
     assert sample_and_hold(preds, times).tolist() == [6, 7, 7, 7]
     assert sample_and_hold([], times).tolist() == [-1] * 4
 
 
 def test_perfect_prediction_scores_one():
     gt = [GtSegment(0.0, 2.0, 1), GtSegment(2.0, 5.0, 3), GtSegment(6.0, 8.0, 1)]
-    preds = [Prediction(s.start_s, s.class_id) for s in gt] + [Prediction(5.0, 9)]  # 9 in the gap: ignored
+    preds = [TimedLabel(s.start_s, s.class_id) for s in gt] + [TimedLabel(5.0, 9)]  # 9 in the gap: ignored
     m = evaluate_source(gt, preds, CLASS_IDS)
     assert m.frame.n_frames == 70  # 80 grid times, 10 of them unlabeled
     assert m.frame.accuracy == 1.0 and m.frame.macro_f1 == 1.0
@@ -48,7 +48,7 @@ def test_perfect_prediction_scores_one():
 
 def test_shifted_prediction_known_delay_and_confusion():
     gt = [GtSegment(0.0, 2.0, 1), GtSegment(2.0, 5.0, 3)]
-    preds = [Prediction(0.5, 1), Prediction(2.5, 3)]  # every change recognized 0.5 s late
+    preds = [TimedLabel(0.5, 1), TimedLabel(2.5, 3)]  # every change recognized 0.5 s late
     m = evaluate_source(gt, preds, CLASS_IDS)
     assert m.frame.n_frames == 50
     assert m.frame.accuracy == pytest.approx(0.8)  # 5 "none" + 5 held-over frames wrong
@@ -68,24 +68,24 @@ def test_shifted_prediction_known_delay_and_confusion():
 
 def test_segment_f1_iou_threshold():
     gt = [GtSegment(0.0, 10.0, 2)]
-    late = evaluate_source(gt, [Prediction(7.0, 2)], CLASS_IDS)  # predicted [7, 10): IoU 0.3
+    late = evaluate_source(gt, [TimedLabel(7.0, 2)], CLASS_IDS)  # predicted [7, 10): IoU 0.3
     assert late.segment_f1[0.1]["f1"] == 1.0
     assert late.segment_f1[0.25]["f1"] == 1.0
     assert late.segment_f1[0.5] == {"f1": 0.0, "tp": 0, "fp": 1, "fn": 1}
     assert late.delay.delays_s == [7.0]
     # over-segmentation: [0, 4) class 2, [4, 5) class 4, [5, 10) class 2
-    split = evaluate_source(gt, [Prediction(0.0, 2), Prediction(4.0, 4), Prediction(5.0, 2)], CLASS_IDS)
+    split = evaluate_source(gt, [TimedLabel(0.0, 2), TimedLabel(4.0, 4), TimedLabel(5.0, 2)], CLASS_IDS)
     assert split.segment_f1[0.1] == {"f1": 0.5, "tp": 1, "fp": 2, "fn": 0}  # the second class-2 piece is a FP
     assert split.segment_f1[0.5] == {"f1": 0.5, "tp": 1, "fp": 2, "fn": 0}  # only [5, 10) (IoU 0.5) matches
 
 
 def test_missed_segment_and_unlabeled_time():
     gt = [GtSegment(0.0, 1.0, 0), GtSegment(2.0, 3.0, 0)]
-    m = evaluate_source(gt, [Prediction(0.0, 5)], CLASS_IDS)
+    m = evaluate_source(gt, [TimedLabel(0.0, 5)], CLASS_IDS)
     assert m.frame.n_frames == 20 and m.frame.accuracy == 0.0
     assert m.delay.miss_rate == 1.0 and np.isnan(m.delay.mean_s)
     assert m.segment_f1[0.1] == {"f1": 0.0, "tp": 0, "fp": 2, "fn": 2}  # the gap splits the prediction
-    d = detection_delays(gt, [Prediction(0.5, 0), Prediction(1.5, 5), Prediction(2.2, 0)])
+    d = detection_delays(gt, [TimedLabel(0.5, 0), TimedLabel(1.5, 5), TimedLabel(2.2, 0)])
     assert d.delays_s == pytest.approx([0.5, 0.2])
 
 
@@ -104,15 +104,15 @@ def test_latency_percentiles():
 
 
 def test_segments_from_stream():
-    stream = [Prediction(0.0, -1), Prediction(0.084, 11), Prediction(0.1, 11), Prediction(0.252, -1),
-              Prediction(0.336, 1)]
+    stream = [TimedLabel(0.0, -1), TimedLabel(0.084, 11), TimedLabel(0.1, 11), TimedLabel(0.252, -1),
+              TimedLabel(0.336, 1)]
     assert segments_from_stream(stream, end_s=0.4) == [GtSegment(0.084, 0.252, 11), GtSegment(0.336, 0.4, 1)]
 
 
 def test_report_files(tmp_path):
     names = [f"class {i}" for i in range(14)]
     gt = [GtSegment(0.0, 2.0, 1), GtSegment(2.0, 5.0, 3)]
-    preds = {"fusion": [Prediction(0.2, 1), Prediction(2.1, 3)], "skeleton": [Prediction(0.5, 1), Prediction(2.5, 3)]}
+    preds = {"fusion": [TimedLabel(0.2, 1), TimedLabel(2.1, 3)], "skeleton": [TimedLabel(0.5, 1), TimedLabel(2.5, 3)]}
     metrics = write_timeline_report(tmp_path / "r", gt, preds, names, {"skeleton": [10.0, 12.0, 30.0]}, title="t1")
     assert list(metrics) == ["skeleton", "fusion"]  # canonical order
     for f in ("report.md", "metrics.json", "timeline.png", "confusion_skeleton.png", "confusion_skeleton.csv",
@@ -142,6 +142,6 @@ def test_activities_from_bag(tmp_path):
             w.write(topic, t_ns, bags.activity_msg(ts, t_ns, window_start_ns=t_ns, source=src, label="",
                                                    class_id=cid, confidence=0.9, latency_ms=lat))
     preds, lats = activities_from_bag(out, t0_ns=t0)
-    assert preds["ground_truth"] == [Prediction(0.0, 2, pytest.approx(0.9))]
+    assert preds["ground_truth"] == [TimedLabel(0.0, 2, pytest.approx(0.9))]
     assert preds["rgb"][0].stamp_s == 0.5 and preds["fusion"][0].class_id == 1
     assert lats == {"rgb": [40.0], "fusion": [5.0]}

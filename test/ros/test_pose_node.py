@@ -15,7 +15,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import Image
 
 from harnets.msg import Activity
-from harnets_core.runs.frames import pose_encodings
+from harnets_core.datasets.frames import pose_encodings
 from harnets_core.models.modelfile import save_model
 from harnets_core.models import LSTMClassifier, LSTMConfig
 from harnets_core.features.keypoints import extractor_from_settings

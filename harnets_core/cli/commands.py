@@ -1,0 +1,174 @@
+"""The core `harnets` commands: each reads its parsed arguments through cli.options and
+calls the typed functions of the layers below. Heavy modules (torch, OpenCV) are imported
+inside the commands, so `harnets --help` starts fast."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from harnets_core.cli import options as opt
+from harnets_core.cli.plugins import load_replayer
+from harnets_core.errors import ConfigError, HarnetsError
+
+__all__ = ["COMMANDS"]
+
+
+def _print_metrics(title: str, metrics: dict[str, Any]) -> None:
+    base = metrics.get("baselines", {})
+    print(f"{title}: accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f} on {metrics['n']} windows"
+          + (f" (chance {base['chance_accuracy']:.3f}, majority {base['majority_accuracy']:.3f})" if base else ""))
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from harnets_core.synth.sessions import generate_dataset
+
+    classes = opt.class_list(args.classes)
+    kwargs: dict[str, Any] = {"seed": args.seed, "duration_s": args.duration_s, "write_videos": not args.no_videos,
+                              "write_segmented": not args.no_segmented, "overwrite": args.overwrite}
+    if args.sessions:
+        kwargs["sessions"] = args.sessions
+    if classes:
+        kwargs["classes"] = list(classes)
+    summary = generate_dataset(args.out, **kwargs)
+    print(f"wrote {summary.n_files} files, {summary.n_segments} segments of {len(summary.sessions)} sessions to {args.out}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from harnets_core.runs.prepare import prepare_pose, prepare_rgb, prepare_skeleton
+    from harnets_core.runs.train import train_run
+
+    torch.manual_seed(args.seed)  # the model's initial weights (fit seeds the rest)
+    selection = opt.data_options(args).select()
+    model_options = opt.model_options(args)
+    if args.modality == "skeleton":
+        prepared = prepare_skeleton(selection, opt.skeleton_options(args), model_options)
+    elif args.modality == "rgb":
+        prepared = prepare_rgb(selection, opt.frame_options(args, "rgb"), model_options, args.cache)
+    else:
+        prepared = prepare_pose(selection, opt.frame_options(args, "pose"), opt.extractor_settings(args), args.cache,
+                                model_options=model_options)
+    print(f"{args.modality}: {len(prepared.train)} train windows ({len(selection.train_sessions)} sessions), "
+          f"{len(prepared.val)} validation windows ({len(selection.val_sessions)} sessions), "
+          f"classes {selection.class_names}")
+    result, metrics = train_run(prepared, opt.train_config(args), args.out, resume=args.resume)
+    print(f"best epoch {result.best_epoch}; model {result.model_path}")
+    _print_metrics("validation", metrics)
+    print(f"report: {args.out / 'report'}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from harnets_core.runs.evaluate import evaluate_run
+
+    out = args.out or args.model.parent / "eval"
+    metrics = evaluate_run(args.model, args.data, out, sessions=args.sessions, layout=args.layout)
+    _print_metrics(f"{args.model}", metrics)
+    print(f"report: {out}")
+    return 0
+
+
+def _print_clip(source: Path, class_names: list[str] | tuple[str, ...], probs: Any, n_windows: int) -> None:
+    order = probs.argsort()[::-1]
+    print(f"{source}: {class_names[order[0]]} ({probs[order[0]]:.3f}) over {n_windows} window(s)")
+    for k in order:
+        print(f"  {class_names[k]:<24} {probs[k]:.3f}")
+
+
+def _write_timeline(args: argparse.Namespace, predictions: list[Any]) -> None:
+    from harnets_core.runs.outputs import plot_timeline, write_timeline
+
+    out = write_timeline(predictions, args.out or args.input.with_suffix(".timeline.csv"))
+    plot = plot_timeline(predictions, args.plot or out.with_suffix(".png"), title=str(args.input.name))
+    print(f"{len(predictions)} predictions; timeline {out}; plot {plot}")
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from harnets_core.models.modelfile import load_model, read_meta
+    from harnets_core.runs.predict import AUTO_TIMELINE_S, predict_clip_probs, predict_timeline, predict_video
+
+    meta = read_meta(args.model)
+    if args.input.suffix.lower() == ".bvh":
+        from harnets_core.formats.bvh import read_bvh
+
+        if meta.modality != "skeleton":
+            raise HarnetsError(f"{args.model}: a {meta.modality} model cannot read {args.input} (a BVH file)")
+        if args.video_out is not None:
+            raise ConfigError(f"--video-out needs a video input, not {args.input}")
+        clip = read_bvh(args.input)
+        mode = args.mode if args.mode != "auto" else ("timeline" if clip.n_frames * clip.frame_time_s > AUTO_TIMELINE_S else "clip")
+        if mode == "clip":
+            probs, n = predict_clip_probs(load_model(args.model), clip)
+            _print_clip(args.input, meta.class_names, probs, n)
+        else:
+            _write_timeline(args, predict_timeline(args.model, clip))
+        return 0
+    if meta.modality not in ("rgb", "pose"):
+        raise ConfigError(f"{args.model}: a {meta.modality} model cannot read {args.input} (a video)")
+    result = predict_video(args.model, args.input, mode=args.mode, out_video=args.video_out)
+    if result.mode == "clip":
+        _print_clip(args.input, result.class_names, result.probabilities, result.n_windows)
+    else:
+        _write_timeline(args, result.predictions)
+    if result.out_video is not None:
+        print(f"annotated video: {result.out_video}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from harnets_core.models.modelfile import model_id, read_meta
+
+    meta = read_meta(args.model).to_dict()
+    meta.pop("history", None)
+    if meta.get("skeleton"):
+        meta["skeleton"] = {k: (v if k in ("signature", "frame_time_s") else f"<{len(v)} items>") for k, v in meta["skeleton"].items()
+                            if k != "hierarchy_bvh"}
+    print(f"model_id: {model_id(args.model)}")
+    print(json.dumps(meta, indent=2, default=str))
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from harnets_core.runs.sweep import SweepGrid, run_sweep
+
+    grid = SweepGrid(scenarios=tuple(args.scenarios), layers=tuple(args.layers_grid), batch_sizes=tuple(args.batch_sizes),
+                     epochs=args.epochs, patience=args.patience, seed=args.seed, device=args.device)
+    rgb = opt.frame_options(args, "rgb", command="sweep") if args.modality == "rgb" else None
+    table = run_sweep(opt.data_options(args), grid, args.out, skeleton=opt.skeleton_options(args), rgb=rgb,
+                      cache_dir=args.cache)
+    print(table)
+    return 0
+def cmd_bag(args: argparse.Namespace) -> int:
+    from harnets_core.evaluation.replay import bag_from_inhard
+
+    counts = bag_from_inhard(args.data, args.session, args.out, storage=args.storage, images=args.images,
+                             start_s=args.start_s, end_s=args.end_s)
+    print(f"wrote {args.out}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+    return 0
+
+
+def cmd_replay_eval(args: argparse.Namespace) -> int:
+    models = {k: v for k, v in (("skeleton", args.skeleton_model), ("rgb", args.rgb_model), ("pose", args.pose_model)) if v}
+    if not models:
+        raise HarnetsError("replay-eval needs at least one of --skeleton-model, --rgb-model, --pose-model")
+    if args.live:
+        replay_live = load_replayer("live")  # harnets_ros, through its entry point
+        metrics = replay_live(args.bag, models, args.out, rate=args.rate, print_activities=args.print_activities)
+    else:
+        from harnets_core.evaluation.replay import replay_offline
+
+        metrics = replay_offline(args.bag, models, args.out)
+    from harnets_core.evaluation.replay import print_headline
+
+    print_headline(metrics, args.out)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "synth": cmd_synth, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "info": cmd_info,
+    "sweep": cmd_sweep, "bag": cmd_bag, "replay-eval": cmd_replay_eval,
+}
