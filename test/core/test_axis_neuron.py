@@ -23,7 +23,7 @@ from harnets_core.axis_neuron import (
     make_decoder,
 )
 from harnets_core.bvh import parse_bvh, read_bvh
-from harnets_core.errors import ChannelCountError, ConfigError, StreamError
+from harnets_core.errors import ChannelCountError, ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -267,6 +267,3 @@ def test_frame_gap_counter():
     assert gaps.update(0, 1) == 1  # across the uint32 wrap: 0 is missing
     assert gaps.update(1, 50) == 0  # each avatar has its own counter
 
-
-def test_stream_error_is_the_base_of_channel_count_error():
-    assert issubclass(ChannelCountError, StreamError)
