@@ -11,6 +11,7 @@ __all__ = [
     "ModelFileError",
     "ConfigError",
     "StreamError",
+    "ChannelCountError",
     "BagError",
 ]
 
@@ -50,6 +51,16 @@ class ConfigError(HarnetsError):
 
 class StreamError(HarnetsError):
     """A streamed sample does not fit the model (wrong joints, shape, encoding, NaN)."""
+
+
+class ChannelCountError(StreamError):
+    """A streamed frame has another number of values than the skeleton's channel layout accepts
+    (e.g. a suit broadcast set up differently from the BVH export). Carries both counts."""
+
+    def __init__(self, received: int, expected: tuple[int, ...], message: str) -> None:
+        self.received = received
+        self.expected = expected
+        super().__init__(message)
 
 
 class BagError(HarnetsError):

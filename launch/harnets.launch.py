@@ -41,6 +41,7 @@ ARGUMENTS = [
     ("image_transport", "raw", "raw (sensor_msgs/Image) or compressed (sensor_msgs/CompressedImage).", ["raw", "compressed"]),
     ("activity_topic", "activity", "Output topic of the fused activity (or of the single recognizer's).", None),
     ("bvh", "", "Optional BVH file to stream as SkeletonFrame (demo without a suit); starts once the recognizers are active.", None),
+    ("skeleton_source", "", "With bvh: 'tcp' or 'udp' streams a Perception Neuron suit's broadcast instead, bvh being the BVH export of its skeleton (docs/SUIT.md); empty: the config_file's source (file).", None),
     ("video", "", "Optional video file to stream as images (demo without cameras); starts once the recognizers are active.", None),
 ]
 
@@ -170,7 +171,8 @@ def _graph(context):
     if arg["bvh"]:
         streamers.append(Node(package="harnets", executable="skeleton_streamer", name="skeleton_streamer", namespace=namespace,
                               parameters=parameters("skeleton_streamer", {
-                                  "bvh_path": str(Path(arg["bvh"]).expanduser().resolve()), "topic": arg["skeleton_topic"]}),
+                                  "bvh_path": str(Path(arg["bvh"]).expanduser().resolve()), "topic": arg["skeleton_topic"],
+                                  **({"source": arg["skeleton_source"]} if arg["skeleton_source"] else {})}),
                               output="screen"))
     if arg["video"]:
         streamers.append(Node(package="harnets", executable="video_streamer", name="video_streamer", namespace=namespace,

@@ -1,6 +1,7 @@
 """Streamers as processes over real DDS: the video streamer (frame count, rate, stamps, raw and
-compressed), the skeleton streamer from the real InHARD clip (joint names, values, stamps) and
-its TCP mode against a tiny Axis Neuron-style broadcast server."""
+compressed), the skeleton streamer from the real InHARD clip (joint names, values, stamps), its
+TCP mode against a tiny Axis Neuron-style text broadcast server and its UDP mode receiving a
+binary broadcast (split and merged datagrams, garbage, a frame-index gap on /diagnostics)."""
 from __future__ import annotations
 
 import socket
@@ -11,11 +12,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import CompressedImage, Image
 
 from conftest import REPO, spin_until
 from harnets.msg import SkeletonFrame
+from harnets_core.formats.axis_neuron import encode_binary_frame
 from harnets_core.formats.bvh import read_bvh
 from harnets_core.formats.video import write_video
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -158,3 +160,48 @@ def test_skeleton_streamer_tcp(start_node, ros_node, clip):
         assert proc.alive()
     finally:
         server.close()
+
+
+def test_skeleton_streamer_udp_binary(start_node, ros_node, clip):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    frames = {i: encode_binary_frame(clip.motion[i], frame_index=1000 + i) for i in range(20)}
+    datagrams = [frames[i] for i in range(3)]
+    datagrams += [frames[3][:500], frames[3][500:], frames[4], frames[5] + frames[6]]  # split, merged
+    datagrams += [frames[9], frames[10], b"garbage between frames", frames[11]]  # 7, 8 missing
+    datagrams += [frames[i] for i in range(12, 20)]
+    sent = [i for i in range(20) if i not in (7, 8)]
+    received: list[SkeletonFrame] = []
+    diags: list[DiagnosticStatus] = []
+    sub = ros_node.create_subscription(SkeletonFrame, "skel", received.append, DEEP_SENSOR_QOS)
+    ros_node.create_subscription(DiagnosticArray, "/diagnostics",
+                                 lambda m: diags.extend(s for s in m.status if s.name == "/skeleton_streamer"), 10)
+    proc = start_node("skeleton_streamer", {"source": "udp", "format": "binary", "bvh_path": str(CLIP), "topic": "skel",
+                                            "bind_address": "127.0.0.1", "port": port}, name="skeleton_streamer")
+    assert spin_until(ros_node, lambda: sub.get_publisher_count() > 0, 20.0), proc.log()
+    spin_until(ros_node, lambda: False, 0.5)  # the streamer's side of the match too
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for datagram in datagrams:
+            sender.sendto(datagram, ("127.0.0.1", port))
+            spin_until(ros_node, lambda: False, 0.005)
+    assert spin_until(ros_node, lambda: len(received) >= len(sent), 10.0), ([m.frame_index for m in received], proc.log())
+    assert [m.frame_index for m in received] == [1000 + i for i in sent]
+    for msg, i in zip(received, sent):
+        check_layout(msg, clip)
+        np.testing.assert_array_equal(msg.values, clip.motion[i].astype(np.float32))
+
+    def values(status: DiagnosticStatus) -> dict[str, str]:
+        return {kv.key: kv.value for kv in status.values}
+
+    assert spin_until(ros_node, lambda: any(values(s).get("frames") == "18" for s in diags), 5.0), proc.log()
+    warned = [s for s in diags if s.level == DiagnosticStatus.WARN]
+    assert warned and "dropped or invalid" in warned[0].message
+    assert all(s.level != DiagnosticStatus.ERROR for s in diags)
+    last = values(diags[-1])
+    assert (last["format"], last["frames"], last["gaps"], last["missing_frames"]) == ("binary", "18", "1", "2")
+    assert (last["dropped"], last["invalid"], last["decode_errors"], last["skipped_bytes"]) == ("2", "1", "1", "22")
+    assert "22 bytes that were no binary frame" in last["last_decode_error"]
+    # the gap and the garbage are past: the next status is OK again, the node alive
+    assert spin_until(ros_node, lambda: diags[-1].level == DiagnosticStatus.OK, 5.0)
+    assert proc.alive()
