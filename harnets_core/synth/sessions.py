@@ -39,6 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from harnets_core.formats import bvh
+from harnets_core.synth import render
 from harnets_core.errors import ConfigError, DatasetError
 from harnets_core.datasets.inhard import (
     ANNOTATION_COLUMNS,
@@ -100,17 +101,13 @@ factor; chosen so both the SA (< 3 s) and LA (>= 3 s) scenarios get data."""
 
 _TEMPLATE = "inhard_skeleton.bvh"
 
-render_session_video: Callable[..., None] | None = None
-"""Hook for the video renderer: ``render(clip, segments, out_path, fps=25)`` writes the
-2x2 mosaic ``Online/RGB/<session>.mp4`` of one session (``segments`` include No action).
-When None (the default), :func:`generate_dataset` uses ``harnets_core.synth.render`` when
-``write_videos=True``; set it to render differently."""
+VideoRenderer = Callable[..., object]
+"""``render(clip, segments, out_path, fps=25)``: writes the 2x2 mosaic ``Online/RGB/<session>.mp4``
+of one session (``segments`` include No action); default :func:`harnets_core.synth.render.render_session_video`."""
 
-cut_segment_videos: Callable[..., object] | None = None
-"""Optional hook ``cut(session_video_path, segments, out_dir)`` writing
-``out_dir/<class_name>/<segment.name>.mp4`` with ``out_dir = Segmented/RGBSegmented``
-(e.g. ``harnets_core.synth.render.write_segmented_clips``); called once per session when set,
-``write_videos=True`` and ``write_segmented=True``."""
+ClipCutter = Callable[..., object]
+"""``cut(session_video_path, segments, out_dir)``: writes ``out_dir/<class_name>/<segment.name>.mp4``
+with ``out_dir = Segmented/RGBSegmented``; default :func:`harnets_core.synth.render.write_segmented_clips`."""
 
 
 class _Component(NamedTuple):
@@ -611,6 +608,8 @@ def generate_dataset(
     write_videos: bool = False,
     keep_clips: bool = True,
     overwrite: bool = False,
+    render_video: VideoRenderer | None = None,
+    cut_videos: ClipCutter | None = None,
 ) -> SynthSummary:
     """Write a synthetic InHARD under ``root`` in the real layout; returns what it wrote.
 
@@ -618,8 +617,8 @@ def generate_dataset(
     ``duration_s``: length of each session in seconds; ``classes``: meta-action ids or
     names (default :data:`DEFAULT_CLASSES`; "No action" gaps always added); ``rgb_fps``:
     video rate used for the rgb columns (25, as in InHARD). The BVH frame time is the
-    template's (0.008401 s). ``write_videos`` calls :data:`render_session_video` (and
-    :data:`cut_segment_videos` if set); ConfigError if no renderer is installed.
+    template's (0.008401 s). ``write_videos`` calls ``render_video`` (:data:`VideoRenderer`) per
+    session and, with ``write_segmented``, ``cut_videos`` (:data:`ClipCutter`).
     ``overwrite=False`` refuses a root that already holds ``Online`` or ``Segmented``.
     """
     root = Path(root)
@@ -631,11 +630,8 @@ def generate_dataset(
     if not names or len(set(names)) != len(names):
         raise ConfigError(f"synth sessions {names!r}: need distinct session names")
     class_ids = _class_ids(classes)
-    render_video, cut_videos = render_session_video, cut_segment_videos
-    if write_videos and render_video is None:
-        from harnets_core.synth import render  # opencv drawing; only needed with videos
-
-        render_video, cut_videos = render.render_session_video, render.write_segmented_clips
+    render_video = render_video or render.render_session_video
+    cut_videos = cut_videos or render.write_segmented_clips
     if not overwrite:
         for sub in ("Online", "Segmented"):
             if (root / sub).exists():

@@ -18,7 +18,7 @@ from harnets_core.synth.render import (
 )
 from harnets_core.formats.video import crop_view, probe_video, read_frames
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 FRAME_TIME_S = 0.008401
 
 # A small stick figure facing -X (as the real P01_R01 clip), 120 Hz, right arm waving.

@@ -30,7 +30,7 @@ from harnets_core.training.loop import (
 )
 
 torch.set_num_threads(1)
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CLASSES = ["reach", "pick", "place"]
 
 

@@ -17,7 +17,7 @@ from harnets_core.formats.bvh import read_bvh
 from harnets_core.errors import BagError, StreamError
 from harnets_core.formats.video import read_frames
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 CLIP = DATA / "P01_R01_0026.48_0028.80.bvh"
 FPS = 25
 START_NS = 1_700_000_000_123_456_789

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from harnets_core.formats.bvh import BvhClip, format_bvh, parse_bvh, read_bvh, write_bvh
 from harnets_core.errors import BvhParseError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CLIP = ROOT / "test" / "data" / "P01_R01_0026.48_0028.80.bvh"
 TEMPLATE = ROOT / "harnets_core" / "data" / "inhard_skeleton.bvh"
 FIRST_MOTION_LINE = 352  # 1-based line of frame 0 in the real clip

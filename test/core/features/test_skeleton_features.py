@@ -13,7 +13,7 @@ from harnets_core.features.skeleton import (
 )
 from harnets_core.features.kinematics import forward_kinematics
 
-CLIP = Path(__file__).resolve().parents[2] / "test" / "data" / "P01_R01_0026.48_0028.80.bvh"
+CLIP = Path(__file__).resolve().parents[3] / "test" / "data" / "P01_R01_0026.48_0028.80.bvh"
 
 
 @pytest.fixture(scope="module")

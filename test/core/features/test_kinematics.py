@@ -10,7 +10,7 @@ from scipy.spatial.transform import Rotation
 from harnets_core.formats.bvh import parse_bvh, read_bvh
 from harnets_core.features.kinematics import forward_kinematics, rotation_matrices
 
-CLIP = Path(__file__).resolve().parents[2] / "test" / "data" / "P01_R01_0026.48_0028.80.bvh"
+CLIP = Path(__file__).resolve().parents[3] / "test" / "data" / "P01_R01_0026.48_0028.80.bvh"
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from harnets_core.datasets.inhard import (
     split_sessions,
 )
 
-REAL_CLIP = Path(__file__).resolve().parents[1] / "data" / "P01_R01_0026.48_0028.80.bvh"
+REAL_CLIP = Path(__file__).resolve().parents[2] / "data" / "P01_R01_0026.48_0028.80.bvh"
 SESSIONS = ("P01_R01", "P02_R01")
 
 
@@ -111,8 +111,8 @@ def test_default_config_covers_scenarios_and_split() -> None:
     assert (len(train), len(val)) == (6, 3)
 
 
-def test_video_hook_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # no hook set: the built-in renderer writes a real mosaic video (and the segmented clips)
+def test_video_renderer_and_errors(tmp_path: Path) -> None:
+    # no renderer given: the built-in renderer writes a real mosaic video (and the segmented clips)
     from harnets_core.formats.video import probe_video
 
     synth.generate_dataset(tmp_path / "r", sessions=("P01_R01",), duration_s=5.0, write_videos=True)
@@ -125,11 +125,13 @@ def test_video_hook_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         calls.append((clip.n_frames, len(segments), Path(out_path).relative_to(tmp_path), fps))
         Path(out_path).write_bytes(b"mp4")
 
-    monkeypatch.setattr(synth, "render_session_video", fake_render)
-    summary = synth.generate_dataset(tmp_path / "v", sessions=("P01_R01",), duration_s=5.0,
-                                     write_videos=True, keep_clips=False)
+    cuts = []
+    summary = synth.generate_dataset(tmp_path / "v", sessions=("P01_R01",), duration_s=5.0, write_videos=True,
+                                     keep_clips=False, render_video=fake_render,
+                                     cut_videos=lambda video, segments, out: cuts.append((Path(video).name, len(segments))))
     assert calls == [(int(5.0 / 0.008401) + 1, len(summary.sessions["P01_R01"].segments),
                       Path("v/Online/RGB/P01_R01.mp4"), 25.0)]
+    assert cuts == [("P01_R01.mp4", len(summary.sessions["P01_R01"].segments))]
     assert summary.sessions["P01_R01"].clip is None
     with pytest.raises(DatasetError, match="already exists"):
         synth.generate_dataset(tmp_path / "v", sessions=("P01_R01",), duration_s=5.0)
