@@ -87,13 +87,20 @@ OPENPOSE_CHANNELS: dict[str, int] = {"MPI": 44, "COCO": 57, "BODY_25": 78}
 
 
 # ----------------------------------------------------------------------------- BlazePose
+_BLAZEPOSE_LANDMARK_MODELS: dict[int, str] = {
+    0: "pose_landmark_lite.tflite", 1: "pose_landmark_full.tflite", 2: "pose_landmark_heavy.tflite",
+}
+"""BlazePose landmark model of each ``model_complexity``; the mediapipe 0.10.14 wheel ships only 1's."""
+
 class BlazePoseExtractor:
     """MediaPipe BlazePose (``mp.solutions.pose.Pose``), 33 keypoints.
 
     ``static_image_mode=False`` tracks across frames, so feed the frames of ONE video in
     order and call :meth:`reset` before the next video (:func:`keypoints_from_video` does).
     Confidence is the landmark's ``visibility``. Needs ``pip install harnets[pose]``
-    (mediapipe 0.10.14); without it the constructor raises ConfigError.
+    (mediapipe 0.10.14); without it the constructor raises ConfigError. The wheel ships the
+    landmark model of ``model_complexity=1`` only; mediapipe would download 0's and 2's at
+    first use, so without their file in mediapipe's package ConfigError names it instead.
     """
 
     names = BLAZEPOSE_NAMES
@@ -106,6 +113,15 @@ class BlazePoseExtractor:
             raise ConfigError(
                 "BlazePoseExtractor needs mediapipe: install harnets[pose] (mediapipe==0.10.14)"
             ) from err
+        if model_complexity not in _BLAZEPOSE_LANDMARK_MODELS:
+            raise ConfigError(f"BlazePose model_complexity {model_complexity!r}: use 0, 1 or 2")
+        model = Path(mp.__file__).parent / "modules" / "pose_landmark" / _BLAZEPOSE_LANDMARK_MODELS[model_complexity]
+        if not model.is_file():  # mediapipe would download it now; harnets downloads nothing at run time
+            raise ConfigError(
+                f"{model}: BlazePose model_complexity {model_complexity} needs this file, which the mediapipe "
+                "wheel does not ship (mediapipe downloads it at first use); use model_complexity=1 (shipped) "
+                f"or place the file there (https://storage.googleapis.com/mediapipe-assets/{model.name})"
+            )
         self._mp = mp
         self._kwargs = dict(model_complexity=model_complexity, static_image_mode=False,
                             min_detection_confidence=min_detection_confidence,
@@ -173,7 +189,8 @@ class OpenPoseExtractor:
         if not hasattr(cv2.dnn, "readNetFromCaffe"):
             raise ConfigError(
                 f"{self.caffemodel}: OpenCV {cv2.__version__} has no Caffe importer "
-                "(cv2.dnn.readNetFromCaffe, removed in OpenCV 5); install opencv-python<5"
+                "(cv2.dnn.readNetFromCaffe, removed in OpenCV 5): pip install 'opencv-python-headless>=4.8,<5' "
+                "(with mediapipe, also 'opencv-contrib-python>=4.8,<5', as harnets[pose] does)"
             )
         try:
             self._net = cv2.dnn.readNetFromCaffe(str(self.prototxt), str(self.caffemodel))
