@@ -111,3 +111,15 @@ def test_blazepose_constructs_and_runs_offline(monkeypatch) -> None:
     # mediapipe downloads the lite model at first use: a ConfigError naming it instead
     with pytest.raises(ConfigError, match=r"pose_landmark_lite\.tflite: BlazePose model_complexity 0"):
         BlazePoseExtractor(model_complexity=0)
+
+
+@needs_extra
+def test_blazepose_names_are_mediapipes_landmarks() -> None:
+    """The hip centre (pose.normalize_keypoints) finds BlazePose's hips by these names."""
+    import mediapipe as mp
+
+    from harnets_core.pose import BLAZEPOSE_NAMES, hip_indices
+
+    assert BLAZEPOSE_NAMES == tuple(lm.name.lower() for lm in mp.solutions.pose.PoseLandmark)
+    pair, _ = hip_indices(BLAZEPOSE_NAMES)
+    assert pair == [mp.solutions.pose.PoseLandmark.LEFT_HIP, mp.solutions.pose.PoseLandmark.RIGHT_HIP]
