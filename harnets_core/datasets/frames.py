@@ -183,10 +183,14 @@ def _segment_spans(
     yield frames, [(seg, *frames.positions_of(seg)) for seg in segments]
 
 
-def pose_encodings(keypoints: np.ndarray) -> np.ndarray:
+def pose_encodings(keypoints: np.ndarray, pipeline: FramePipeline | None = None) -> np.ndarray:
     """(M, K, 3) keypoints -> (M, K*3) float32 LSTM inputs before the normalizer, exactly as
-    FramePipeline.encode_prepared computes them frame by frame."""
-    return normalize_keypoints(np.asarray(keypoints, np.float32)).astype(np.float32, copy=False)
+    ``pipeline``'s FramePipeline.encode_prepared computes them frame by frame (its extractor's
+    names, its keypoint_center). Without a pipeline: the mean rule of pose models whose file
+    has no keypoint_center."""
+    if pipeline is not None:
+        return pipeline.keypoint_features(np.asarray(keypoints, np.float32))
+    return normalize_keypoints(np.asarray(keypoints, np.float32), center="mean").astype(np.float32, copy=False)
 
 
 # ----------------------------------------------------------------------------- windows
@@ -322,7 +326,7 @@ def frame_windows(
         x: Any = FrameWindows([f.data for f in per_video], source, index)
         meta["dataset"] = FrameWindowDataset(x, y)
     else:
-        encodings = [pose_encodings(f.data) for f in per_video]  # (M_s, D) each
+        encodings = [pose_encodings(f.data, pipeline) for f in per_video]  # (M_s, D) each
         x = np.stack([encodings[s][idx] for s, idx in zip(source, index)]).astype(np.float32)  # (N, T, D)
     return WindowSet(x=x, y=y, session=np.asarray(names), n_dropped=dropped, meta=meta)
 

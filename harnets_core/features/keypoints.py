@@ -40,6 +40,10 @@ __all__ = [
     "register_extractor",
     "extractor_from_settings",
     "keypoints_from_video",
+    "KEYPOINT_CENTERS",
+    "HIP_NAMES",
+    "MID_HIP_NAME",
+    "hip_indices",
     "normalize_keypoints",
 ]
 
@@ -87,13 +91,20 @@ OPENPOSE_CHANNELS: dict[str, int] = {"MPI": 44, "COCO": 57, "BODY_25": 78}
 
 
 # ----------------------------------------------------------------------------- BlazePose
+_BLAZEPOSE_LANDMARK_MODELS: dict[int, str] = {
+    0: "pose_landmark_lite.tflite", 1: "pose_landmark_full.tflite", 2: "pose_landmark_heavy.tflite",
+}
+"""BlazePose landmark model of each ``model_complexity``; the mediapipe 0.10.14 wheel ships only 1's."""
+
 class BlazePoseExtractor:
     """MediaPipe BlazePose (``mp.solutions.pose.Pose``), 33 keypoints.
 
     ``static_image_mode=False`` tracks across frames, so feed the frames of ONE video in
     order and call :meth:`reset` before the next video (:func:`keypoints_from_video` does).
     Confidence is the landmark's ``visibility``. Needs ``pip install harnets[pose]``
-    (mediapipe 0.10.14); without it the constructor raises ConfigError.
+    (mediapipe 0.10.14); without it the constructor raises ConfigError. The wheel ships the
+    landmark model of ``model_complexity=1`` only; mediapipe would download 0's and 2's at
+    first use, so without their file in mediapipe's package ConfigError names it instead.
     """
 
     names = BLAZEPOSE_NAMES
@@ -106,6 +117,15 @@ class BlazePoseExtractor:
             raise ConfigError(
                 "BlazePoseExtractor needs mediapipe: install harnets[pose] (mediapipe==0.10.14)"
             ) from err
+        if model_complexity not in _BLAZEPOSE_LANDMARK_MODELS:
+            raise ConfigError(f"BlazePose model_complexity {model_complexity!r}: use 0, 1 or 2")
+        model = Path(mp.__file__).parent / "modules" / "pose_landmark" / _BLAZEPOSE_LANDMARK_MODELS[model_complexity]
+        if not model.is_file():  # mediapipe would download it now; harnets downloads nothing at run time
+            raise ConfigError(
+                f"{model}: BlazePose model_complexity {model_complexity} needs this file, which the mediapipe "
+                "wheel does not ship (mediapipe downloads it at first use); use model_complexity=1 (shipped) "
+                f"or place the file there (https://storage.googleapis.com/mediapipe-assets/{model.name})"
+            )
         self._mp = mp
         self._kwargs = dict(model_complexity=model_complexity, static_image_mode=False,
                             min_detection_confidence=min_detection_confidence,
@@ -173,7 +193,8 @@ class OpenPoseExtractor:
         if not hasattr(cv2.dnn, "readNetFromCaffe"):
             raise ConfigError(
                 f"{self.caffemodel}: OpenCV {cv2.__version__} has no Caffe importer "
-                "(cv2.dnn.readNetFromCaffe, removed in OpenCV 5); install opencv-python<5"
+                "(cv2.dnn.readNetFromCaffe, removed in OpenCV 5): pip install 'opencv-python-headless>=4.8,<5' "
+                "(with mediapipe, also 'opencv-contrib-python>=4.8,<5', as harnets[pose] does)"
             )
         try:
             self._net = cv2.dnn.readNetFromCaffe(str(self.prototxt), str(self.caffemodel))
@@ -289,31 +310,48 @@ def keypoints_from_video(
     return cache.array(f"keypoints-{extractor_cache_key(extractor)}", path, compute, settings=settings)
 
 
-_CENTER_NAMES = (("LHip", "RHip"), ("left_hip", "right_hip"), ("MidHip",), ("Chest",))
+KEYPOINT_CENTERS: tuple[str, ...] = ("hips", "mean")
+"""Rules :func:`normalize_keypoints` centres a frame's keypoints by. ``"hips"`` (harnets'
+rule since model files record ``preprocessing.keypoint_center``); ``"mean"`` (the mean of the
+confident keypoints) is how pose models without that key were trained, and they keep it."""
+
+HIP_NAMES: tuple[tuple[str, str], ...] = (("left_hip", "right_hip"), ("LHip", "RHip"))
+"""(left, right) hip names: BlazePose's, and OpenPose's (COCO, MPI and BODY_25 alike)."""
+
+MID_HIP_NAME = "MidHip"
+"""OpenPose BODY_25's own hip mid-point, the centre when neither hip is confident."""
 
 
-def _center_indices(names: Sequence[str] | None) -> list[int] | None:
-    if names is None:
-        return None
-    for group in _CENTER_NAMES:
-        if all(n in names for n in group):
-            return [list(names).index(n) for n in group]
-    return None
+def hip_indices(names: Sequence[str] | None) -> tuple[list[int], int | None]:
+    """Where the hips are in ``names``: ``([left, right], mid)``, ``[]`` when no pair of
+    :data:`HIP_NAMES` is named, ``mid`` the index of BODY_25's ``MidHip`` or None."""
+    names = list(names or ())
+    pair = next(([names.index(left), names.index(right)] for left, right in HIP_NAMES
+                 if left in names and right in names), [])
+    return pair, names.index(MID_HIP_NAME) if MID_HIP_NAME in names else None
 
 
 def normalize_keypoints(
-    kps: np.ndarray, names: Sequence[str] | None = None, *, min_confidence: float = 0.1,
+    kps: np.ndarray, names: Sequence[str] | None = None, *, center: str = "hips",
+    min_confidence: float = 0.1,
 ) -> np.ndarray:
     """Keypoints ``(T, K, 3)`` -> LSTM features ``(T, K * 3) float32``, frame by frame.
 
     Per frame: keypoints under ``min_confidence`` are dropped (all three values 0); x, y are
-    centred on the hips (the mean of the hip keypoints found by ``names``: LHip/RHip,
-    left_hip/right_hip, MidHip or Chest; the mean of the confident keypoints when the names
-    are unknown or the hips are not confident) and divided by the RMS distance of the
-    confident keypoints from that centre (scale and position invariant; a frame with fewer
-    than two confident keypoints becomes all zeros). Confidence is kept as the third value.
+    moved so that the frame's centre is at 0 and divided by the RMS distance of the
+    confident keypoints from it (scale and position invariant; a frame with fewer than two
+    confident keypoints becomes all zeros). Confidence is kept as the third value.
+
+    The centre, ``center="hips"`` (``names`` are the K keypoint names, e.g. the extractor's):
+    the mid-point of the left and right hips (:data:`HIP_NAMES`) when both are confident; the
+    one hip that is, when only one is; BODY_25's ``MidHip`` when neither is and it is; else
+    (no hip confident, or none named, or ``names`` None) the mean of the confident
+    keypoints. ``center="mean"``: always the mean of the confident keypoints (the rule of pose
+    models trained before model files recorded ``keypoint_center``).
     Per frame only, so a streaming window and a training window give the same numbers.
     """
+    if center not in KEYPOINT_CENTERS:
+        raise ConfigError(f"keypoint centre {center!r}: use one of {', '.join(KEYPOINT_CENTERS)}")
     kps = np.asarray(kps, dtype=np.float32)
     if kps.ndim != 3 or kps.shape[2] != 3:
         raise ConfigError(f"keypoints {kps.shape}: want (T, K, 3)")
@@ -324,14 +362,17 @@ def normalize_keypoints(
     ok = conf >= min_confidence  # (T, K)
     xy = kps[..., :2]
     n_ok = ok.sum(axis=1)  # (T,)
-    mean_ok = (xy * ok[..., None]).sum(axis=1) / np.maximum(n_ok, 1)[:, None]  # (T, 2)
-    center = mean_ok
-    hips = _center_indices(names)
-    if hips is not None:
-        hip_ok = ok[:, hips].all(axis=1)  # (T,)
-        hip_center = xy[:, hips].mean(axis=1)
-        center = np.where(hip_ok[:, None], hip_center, mean_ok)
-    rel = (xy - center[:, None, :]) * ok[..., None]  # (T, K, 2)
+    center_xy = (xy * ok[..., None]).sum(axis=1) / np.maximum(n_ok, 1)[:, None]  # (T, 2) mean of the confident
+    if center == "hips":
+        pair, mid = hip_indices(names)
+        if mid is not None:
+            center_xy = np.where(ok[:, mid, None], xy[:, mid], center_xy)
+        if pair:
+            hip_ok = ok[:, pair]  # (T, 2)
+            n_hip = hip_ok.sum(axis=1)  # (T,)
+            hip_xy = (xy[:, pair] * hip_ok[..., None]).sum(axis=1) / np.maximum(n_hip, 1)[:, None]  # (T, 2)
+            center_xy = np.where((n_hip > 0)[:, None], hip_xy, center_xy)
+    rel = (xy - center_xy[:, None, :]) * ok[..., None]  # (T, K, 2)
     rms = np.sqrt((rel ** 2).sum(axis=(1, 2)) / np.maximum(n_ok, 1))  # (T,)
     valid = (n_ok >= 2) & (rms > 1e-6)
     rel = rel / np.where(valid, rms, 1.0)[:, None, None]

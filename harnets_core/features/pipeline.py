@@ -195,6 +195,7 @@ class FramePipeline:
     extractor: Any = None  # pose only: a harnets_core.features.keypoints keypoint extractor
     settings: dict[str, Any] = field(default_factory=dict)
     normalizer: Normalizer | None = None  # pose only
+    keypoint_center: str = "hips"  # pose only: pose.normalize_keypoints' centre ("mean": models without the key)
 
     @property
     def length(self) -> int:
@@ -209,11 +210,16 @@ class FramePipeline:
             x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # (N, 3, h, w)
             with torch.no_grad():
                 return model.encode_frames(x).numpy().astype(np.float32)
+        kps = np.stack([self.extractor(f) for f in frames])  # (N, K, 3)
+        x = self.keypoint_features(kps)  # (N, K*3)
+        return x if self.normalizer is None else self.normalizer(x).astype(np.float32)
+
+    def keypoint_features(self, kps: np.ndarray) -> np.ndarray:
+        """pose: (N, K, 3) keypoints -> (N, K*3) float32 before the normalizer, centred by
+        ``keypoint_center`` on the extractor's named keypoints (training and streaming)."""
         from harnets_core.features.keypoints import normalize_keypoints
 
-        kps = np.stack([self.extractor(f) for f in frames])  # (N, K, 3)
-        x = normalize_keypoints(kps).astype(np.float32)  # (N, K*3)
-        return x if self.normalizer is None else self.normalizer(x).astype(np.float32)
+        return normalize_keypoints(kps, self.extractor.names, center=self.keypoint_center).astype(np.float32, copy=False)
 
     def encode_frame(self, model: torch.nn.Module, frame: np.ndarray) -> np.ndarray:
         return self.encode_prepared(model, self.prepare(frame)[None])[0]
@@ -226,13 +232,16 @@ class FramePipeline:
         return model(x)
 
     def to_meta(self) -> dict[str, Any]:
-        return {
+        meta = {
             "kind": self.kind,
             "view": self.view,
             "size_hw": list(self.size_hw),
             "settings": self.settings,
             "normalizer": None if self.normalizer is None else self.normalizer.to_dict(),
         }
+        if self.kind == "pose":
+            meta["keypoint_center"] = self.keypoint_center
+        return meta
 
 
 def pipeline_from_meta(meta: Any) -> SkeletonPipeline | FramePipeline:
@@ -255,9 +264,13 @@ def pipeline_from_meta(meta: Any) -> SkeletonPipeline | FramePipeline:
             )
         if kind in ("rgb", "pose"):
             extractor = None
+            center = "hips"
             if kind == "pose":
-                from harnets_core.features.keypoints import extractor_from_settings
+                from harnets_core.features.keypoints import KEYPOINT_CENTERS, extractor_from_settings
 
+                center = str(pre.get("keypoint_center", "mean"))  # absent: trained with the mean rule
+                if center not in KEYPOINT_CENTERS:
+                    raise ModelFileError(f"{source}: keypoint_center {center!r} is not one of {', '.join(KEYPOINT_CENTERS)}")
                 extractor = extractor_from_settings(pre.get("settings", {}))
             return FramePipeline(
                 kind=kind,
@@ -268,6 +281,7 @@ def pipeline_from_meta(meta: Any) -> SkeletonPipeline | FramePipeline:
                 extractor=extractor,
                 settings=dict(pre.get("settings", {})),
                 normalizer=norm,
+                keypoint_center=center,
             )
     except KeyError as err:
         raise ModelFileError(f"{source}: preprocessing/window metadata lacks {err}") from err

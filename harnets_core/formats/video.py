@@ -39,6 +39,7 @@ __all__ = [
     "MOSAIC_LAYOUT",
     "DEFAULT_VIEW_SIZE_HW",
     "HARNETS_VIEW_SIZE_HW",
+    "TRUNCATION_SLACK",
     "VideoInfo",
     "probe_video",
     "crop_view",
@@ -134,12 +135,50 @@ def _open(path: Path) -> cv2.VideoCapture:
     return cap
 
 
-def _count_by_decoding(cap: cv2.VideoCapture) -> int:
+def _ends_at(cap: cv2.VideoCapture, n_frames: int) -> bool:
+    """True when frame ``n_frames - 1`` decodes, at that position, and no frame follows it.
+
+    OpenCV's seek can land short of its target in a truncated file (in one MP4 cut at half its
+    bytes a seek to frame 1393 landed on frame 685, which decoded), so the position is read
+    back after the seek and after the grab."""
+    cap.set(cv2.CAP_PROP_POS_FRAMES, n_frames - 1)
+    if round(cap.get(cv2.CAP_PROP_POS_FRAMES)) != n_frames - 1:
+        return False
+    if not cap.grab() or round(cap.get(cv2.CAP_PROP_POS_FRAMES)) != n_frames:
+        return False
+    return not cap.grab()
+
+
+def _count_by_decoding(cap: cv2.VideoCapture, fps: float) -> tuple[int, float]:
+    """Frames that decode from the start, and the time in seconds where the last one ends
+    (its timestamp plus one frame period; 0 when none decodes)."""
     cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-    n = 0
+    n, last_ms = 0, 0.0
     while cap.grab():
         n += 1
-    return n
+        last_ms = float(cap.get(cv2.CAP_PROP_POS_MSEC))  # reads 0 again after the failed grab
+    return n, (last_ms / 1000.0 + 1.0 / fps if n else 0.0)
+
+
+TRUNCATION_SLACK = 0.05
+"""Share of the declared length (at least 2 frames) by which a video may fall short of its
+header and still count as whole: some containers (Matroska) derive the frame count from a
+duration that covers every stream (audio may outlast the video a little), and an MP4's edit
+list can hide a frame or two of the count its index declares."""
+
+
+def _check_not_truncated(path: Path, declared_n: int, n: int, end_s: float, fps: float) -> None:
+    """VideoError when the ``n`` frames that decode (the last ending at ``end_s`` seconds) fall
+    short of the ``declared_n`` frames the container declares by more than the slack, both in
+    count and in time (a variable-rate video's count, estimated from its duration and nominal
+    rate, can be too large while its last frame still ends at the declared duration)."""
+    slack = max(2, int(np.ceil(TRUNCATION_SLACK * declared_n)))
+    if n < declared_n - slack and end_s * fps < declared_n - slack:
+        raise VideoError(
+            f"{path}: truncated video: the container declares {declared_n} frames "
+            f"({declared_n / fps:.2f} s at {fps:g} fps) but only {n} decode ({end_s:.2f} s); "
+            "the file was cut short (an interrupted download or copy?)"
+        )
 
 
 def probe_video(path: str | Path, *, exact: bool = False) -> VideoInfo:
@@ -148,9 +187,14 @@ def probe_video(path: str | Path, *, exact: bool = False) -> VideoInfo:
     ``fps`` is ``CAP_PROP_FPS``, validated (1 to 300 fps, else VideoError). The header's frame
     count (``CAP_PROP_FRAME_COUNT``) can lie (it is estimated from the duration for some
     containers, and is too large for truncated files), so it is checked: the last frame it
-    promises must decode and the one after it must not. When the check fails, or with
-    ``exact=True``, every frame is decoded and counted (slow: a full pass over the file).
-    Raises VideoError naming the file when it is missing, empty, not a video, or has no frame.
+    promises must decode, at that position, and the one after it must not. When the check
+    fails, or with ``exact=True``, every frame is decoded and counted (slow: a full pass over
+    the file). A truncated file is an error, not a shorter video: when the frames that decode
+    fall short of the count the container declares by more than :data:`TRUNCATION_SLACK`
+    (in count and in time), VideoError names the file and both counts. A container that
+    declares no count (0) is taken at what decodes.
+    Raises VideoError naming the file when it is missing, empty, not a video, truncated, or
+    has no frame.
     """
     path = Path(path)
     cap = _open(path)
@@ -161,13 +205,12 @@ def probe_video(path: str | Path, *, exact: bool = False) -> VideoInfo:
         if not np.isfinite(fps) or not _MIN_FPS <= fps <= _MAX_FPS:
             raise VideoError(f"{path}: implausible frame rate {fps!r} fps in the file")
         header_n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        n = -1
-        if not exact and header_n > 0:
-            cap.set(cv2.CAP_PROP_POS_FRAMES, header_n - 1)
-            if cap.grab() and not cap.grab():
-                n = header_n
-        if n < 0:
-            n = _count_by_decoding(cap)
+        if not exact and header_n > 0 and _ends_at(cap, header_n):
+            n = header_n
+        else:
+            n, end_s = _count_by_decoding(cap, fps)
+            if n > 0 and header_n > 0:
+                _check_not_truncated(path, header_n, n, end_s, fps)
     finally:
         cap.release()
     if n <= 0 or width <= 0 or height <= 0:

@@ -103,7 +103,7 @@ def _clip_probs(loaded: LoadedModel, video: Path) -> tuple[np.ndarray, int]:
     if pipeline.kind == "rgb":
         x: Any = FrameWindows([frames.data], np.zeros(len(index), np.int64), index)
     else:
-        enc = pose_encodings(frames.data)
+        enc = pose_encodings(frames.data, pipeline)
         if pipeline.normalizer is not None:
             enc = pipeline.normalizer(enc).astype(np.float32)
         x = enc[index]  # (N, T, D)

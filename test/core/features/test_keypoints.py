@@ -11,6 +11,8 @@ import pytest
 
 from harnets_core.errors import ConfigError
 from harnets_core.features.keypoints import (
+    BLAZEPOSE_NAMES,
+    HIP_NAMES,
     OPENPOSE_CHANNELS,
     OPENPOSE_NAMES,
     BlazePoseExtractor,
@@ -19,6 +21,7 @@ from harnets_core.features.keypoints import (
     OpenPoseExtractor,
     extractor_from_settings,
     heatmaps_to_keypoints,
+    hip_indices,
     keypoints_from_video,
     normalize_keypoints,
 )
@@ -241,6 +244,51 @@ def test_normalize_keypoints_drops_unconfident_points() -> None:
     assert not out[1].any() and not out[2].any()
     with pytest.raises(ConfigError, match="want"):
         normalize_keypoints(np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("variant", ["BlazePose", "COCO", "MPI", "BODY_25"])
+def test_normalize_keypoints_centres_on_the_hip_midpoint(variant: str) -> None:
+    names = BLAZEPOSE_NAMES if variant == "BlazePose" else OPENPOSE_NAMES[variant]
+    (left, right), _ = hip_indices(names)
+    assert (names[left], names[right]) in HIP_NAMES  # each extractor's own hip names
+    k = len(names)
+    rng = np.random.default_rng(1)
+    kps = np.concatenate([rng.uniform(0.1, 0.9, (4, k, 2)), rng.uniform(0.5, 1.0, (4, k, 1))], axis=2)
+    out = normalize_keypoints(kps, names).reshape(4, k, 3)
+    rel = kps[..., :2] - (kps[:, left, None, :2] + kps[:, right, None, :2]) / 2  # (4, K, 2) from the hip mid-point
+    rms = np.sqrt((rel ** 2).sum(axis=(1, 2)) / k)  # (4,)
+    np.testing.assert_allclose(out[..., :2], rel / rms[:, None, None], atol=1e-5)
+    np.testing.assert_allclose(out[..., 2], kps[..., 2], atol=1e-6)
+    np.testing.assert_allclose(out[:, left, :2], -out[:, right, :2], atol=1e-6)  # hips symmetric about 0
+    mean_rule = normalize_keypoints(kps, names, center="mean").reshape(4, k, 3)
+    np.testing.assert_allclose(mean_rule[..., :2].mean(axis=1), 0, atol=1e-6)
+    assert np.abs(mean_rule - out).max() > 0.05  # the two rules differ
+
+
+def test_normalize_keypoints_centre_falls_back_hip_by_hip() -> None:
+    names = OPENPOSE_NAMES["BODY_25"]
+    lhip, rhip, mid = names.index("LHip"), names.index("RHip"), names.index("MidHip")
+    rng = np.random.default_rng(2)
+    kps = np.concatenate([rng.uniform(0.1, 0.9, (4, 25, 2)), np.ones((4, 25, 1))], axis=2)
+    kps[1, rhip, 2] = 0.05  # one hip confident: centred on it
+    kps[2, [lhip, rhip], 2] = 0.0  # no hip, MidHip confident: centred on MidHip
+    kps[3, [lhip, rhip, mid], 2] = 0.0  # nothing of the hips: the mean of the confident keypoints
+    out = normalize_keypoints(kps, names).reshape(4, 25, 3)
+    np.testing.assert_allclose(out[0, lhip, :2], -out[0, rhip, :2], atol=1e-6)
+    np.testing.assert_allclose(out[1, lhip, :2], 0, atol=1e-6)
+    assert not out[1, rhip].any()
+    np.testing.assert_allclose(out[2, mid, :2], 0, atol=1e-6)
+    np.testing.assert_allclose(out[3, :, :2].sum(axis=0), 0, atol=1e-5)
+    # MPI has no MidHip: without a confident hip, the mean
+    mpi = OPENPOSE_NAMES["MPI"]
+    m = np.concatenate([rng.uniform(0.1, 0.9, (1, 15, 2)), np.ones((1, 15, 1))], axis=2)
+    m[0, [mpi.index("LHip"), mpi.index("RHip")], 2] = 0.0
+    np.testing.assert_allclose(normalize_keypoints(m, mpi).reshape(15, 3)[:, :2].sum(axis=0), 0, atol=1e-5)
+    # no names, or names without hips: the mean
+    for unnamed in (None, tuple(f"k{i}" for i in range(25))):
+        np.testing.assert_allclose(normalize_keypoints(kps, unnamed), normalize_keypoints(kps, names, center="mean"))
+    with pytest.raises(ConfigError, match="keypoint centre 'chest'"):
+        normalize_keypoints(kps, names, center="chest")
 
 
 def test_extractor_from_settings(tmp_path: Path, monkeypatch) -> None:
