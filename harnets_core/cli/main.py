@@ -25,18 +25,28 @@ __all__ = ["main", "build_parser"]
 
 
 # ----------------------------------------------------------------------------- arguments
+_LAYOUTS = ("auto", "inhard-online", "inhard-segmented", "classes", "sessions", "online", "segmented")
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--data", required=True, type=Path, help="dataset root in InHARD's layout (Online/, Segmented/)")
-    g.add_argument("--split", default="official", help="'official' (InHARD's session split) or 'subject-fold:K:I'")
+    g.add_argument("--data", required=True, type=Path,
+                   help="dataset root: InHARD's (Online/, Segmented/), or your own (<Class>/ clip folders, or recordings + labels.csv)")
+    g.add_argument("--split", default="official",
+                   help="'official' (InHARD's session split; your own data: train/+test/ folders, else group-fold:5:0), "
+                        "'subject-fold:K:I', 'group-fold:K:I' (own data) or 'folders'")
+    g.add_argument("--group-pattern", default=None,
+                   help="classes layout: regex giving a clip's recording from its file stem (group 'group'; "
+                        "default: the stem up to its last _ or -); no recording is on both sides of the split")
     g.add_argument("--classes", nargs="+", default=None, help="class names or ids to train on (default: all present)")
     g.add_argument("--class-limit", type=int, default=None, help="keep the N most frequent classes of the train sessions")
     g.add_argument("--scenario", default="all", choices=["all", "SA", "LA"], help="SA: segments shorter than --sa-threshold-s; LA: the others")
     g.add_argument("--sa-threshold-s", type=float, default=3.0, help="duration separating short (SA) from long (LA) activities")
-    g.add_argument("--layout", default="auto", choices=["auto", "online", "segmented"],
-                   help="online: one file per session (Online/Skeleton or Online/RGB) + Online/Labels; segmented: "
-                        "one file per segment (SkletonSegmented or RGBSegmented) + Segmented/Labels; "
-                        "auto: online when Online/ has every annotated session's file")
+    g.add_argument("--layout", default="auto", choices=list(_LAYOUTS),
+                   help="inhard-online (online): one file per session (Online/Skeleton or Online/RGB) + Online/Labels; "
+                        "inhard-segmented (segmented): one file per segment (SkletonSegmented or RGBSegmented) + "
+                        "Segmented/Labels; classes: <Class>/*.bvh|*.mp4 (optionally under train/ and test/); "
+                        "sessions: <session>.bvh|.mp4 + labels.csv (session,start_s,end_s,label[,subject]); "
+                        "auto: your own layout when there is no Online/ or Segmented/, else online when Online/ "
+                        "has every annotated session's file")
 
 
 def _add_train_args(p: argparse.ArgumentParser, epochs: int = 300) -> None:
@@ -66,7 +76,9 @@ def _add_skeleton_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hop-s", type=float, default=0.25, help="seconds between windows (training and streaming)")
     g.add_argument("--rate-hz", type=float, default=30.0, help="feature rate the window is resampled to")
     g.add_argument("--features", nargs="+", default=None, help="feature kinds: rotations positions relative_positions velocities")
-    g.add_argument("--joints", default=None, help="'body' (no fingers) or 'all'")
+    g.add_argument("--joints", default=None,
+                   help="'body' (every joint but the fingers, by name patterns that work across BVH exporters), "
+                        "'all', or a comma-separated list of joint names")
     g.add_argument("--short-policy", default="pad", choices=["pad", "drop"], help="segments shorter than a window: edge-pad or drop")
 
 
@@ -121,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, default=None, help="report folder (default: next to the model, eval/)")
     p.add_argument("--sessions", nargs="+", default=None, help="sessions to evaluate (default: the model's validation sessions)")
-    p.add_argument("--layout", default=None, choices=["auto", "online", "segmented"],
+    p.add_argument("--layout", default=None, choices=list(_LAYOUTS),
                    help="dataset layout to read (default: the one the model was trained from)")
 
     p = sub.add_parser("predict", help="class of a clip, or a timeline of a full session")
@@ -218,7 +230,7 @@ def _selection(args: argparse.Namespace) -> Any:
     classes = None if args.classes is None else [int(c) if str(c).isdigit() else c for c in args.classes]
     return select_data(args.data, split=args.split, classes=classes, class_limit=args.class_limit,
                        scenario=args.scenario, threshold_s=args.sa_threshold_s, layout=getattr(args, "layout", "auto"),
-                       modality=getattr(args, "modality", "skeleton"))
+                       modality=getattr(args, "modality", "skeleton"), group_pattern=getattr(args, "group_pattern", None))
 
 
 def _skeleton_options(args: argparse.Namespace) -> Any:

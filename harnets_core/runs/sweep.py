@@ -110,7 +110,8 @@ def run_sweep(args: Any, *, rgb_options: Any | None = None) -> str:
     for scenario in args.scenarios:
         selection = select_data(args.data, split=args.split, classes=classes, class_limit=args.class_limit,
                                 scenario=scenario, threshold_s=args.sa_threshold_s,
-                                layout=getattr(args, "layout", "auto"), modality=modality)
+                                layout=getattr(args, "layout", "auto"), modality=modality,
+                                group_pattern=getattr(args, "group_pattern", None))
         base = _prepare(args, selection, args.layers_grid[0], rgb_options)  # windows once per scenario
         name = names[scenario]
         for layers in args.layers_grid:
