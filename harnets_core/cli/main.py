@@ -86,12 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harnets", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("synth", help="write a synthetic dataset in InHARD's real layout")
+    p = sub.add_parser("synth", help="write a synthetic dataset in InHARD's real layout, or in your own (--layout)")
     p.add_argument("out", type=Path)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--duration-s", type=float, default=60.0, help="length of each session")
-    p.add_argument("--sessions", nargs="+", default=None, help="session names (default: 6 official train + 3 validation sessions)")
-    p.add_argument("--classes", nargs="+", default=None, help="meta-action names or ids (default: 6 classes, short and long)")
+    p.add_argument("--sessions", nargs="+", default=None,
+                   help="session names (default: 6 official train + 3 validation sessions; own layouts: rec01..rec06)")
+    p.add_argument("--classes", nargs="+", default=None,
+                   help="meta-action names or ids (default: 6 classes, short and long); with --layout classes|sessions "
+                        "your own names, comma-separated: \"Screw lid,Inspect part,Fetch part\"")
+    p.add_argument("--layout", default="inhard", choices=["inhard", "classes", "sessions"],
+                   help="classes: <Class>/<recording>_<n>.bvh; sessions: <recording>.bvh + labels.csv")
+    p.add_argument("--skeleton", default="inhard", choices=["inhard", "cmu31"],
+                   help="own layouts: InHARD's Axis Neuron hierarchy or a CMU-style 31-joint one (ZYX order)")
+    p.add_argument("--split-folders", action="store_true", help="--layout classes: train/ and test/ folders")
     p.add_argument("--no-videos", action="store_true", help="skeleton only (no mosaic videos)")
     p.add_argument("--no-segmented", action="store_true", help="no Segmented/ copy")
     p.add_argument("--overwrite", action="store_true")
@@ -109,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_data_args(pr)
         _add_train_args(pr, epochs=300)
         g = pr.add_argument_group("video")
-        g.add_argument("--view", default="top", choices=["top", "left", "right", "full"], help="mosaic quadrant (RGB-SP = top, RGB = side view)")
+        g.add_argument("--view", default=None, choices=["top", "left", "right", "full"],
+                       help="mosaic quadrant (RGB-SP = top, RGB = side view) or the full frame; default: top on InHARD, "
+                            "full (the whole frame of a single-view camera) on your own layouts")
         g.add_argument("--height", type=int, default=None)
         g.add_argument("--width", type=int, default=None)
         g.add_argument("--rate-hz", type=float, default=None, help="frames per second taken from the video")
@@ -257,6 +267,18 @@ def _print_metrics(title: str, metrics: dict[str, Any]) -> None:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
+    if args.layout != "inhard":
+        from harnets_core.synth.layouts import DEFAULT_OWN_CLASSES, generate_own_dataset
+
+        own = generate_own_dataset(args.out, layout=args.layout, classes=args.classes or DEFAULT_OWN_CLASSES,
+                                   recordings=args.sessions, seed=args.seed, duration_s=args.duration_s,
+                                   skeleton=args.skeleton, videos=not args.no_videos, split_folders=args.split_folders,
+                                   overwrite=args.overwrite)
+        print(f"wrote {own.n_files} files, {own.n_segments} segments of {len(own.recordings)} recordings "
+              f"({args.layout} layout, classes {own.class_names}) to {args.out}")
+        return 0
+    if args.skeleton != "inhard" or args.split_folders:
+        raise HarnetsError("--skeleton and --split-folders need --layout classes or sessions")
     from harnets_core.synth.sessions import generate_dataset
 
     classes = None if args.classes is None else [int(c) if str(c).isdigit() else c for c in args.classes]

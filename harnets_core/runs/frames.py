@@ -721,7 +721,9 @@ def predict_video(
 def prepare_from_args(args: argparse.Namespace, selection: DataSelection, model_options: ModelOptions) -> Prepared:
     """`harnets train rgb|pose`: options from the command line (None = the default)."""
     base = RgbOptions if args.modality == "rgb" else PoseOptions
-    kwargs: dict[str, Any] = {"view": args.view}
+    # the whole frame is the view of your own cameras; a quadrant of InHARD's mosaic (top) otherwise
+    view = args.view or ("full" if selection.layout in ("classes", "sessions") else "top")
+    kwargs: dict[str, Any] = {"view": view}
     defaults = base()
     if args.height is not None or args.width is not None:
         kwargs["size_hw"] = (args.height or defaults.size_hw[0], args.width or defaults.size_hw[1])
