@@ -348,7 +348,7 @@ def _scan_classes(root: Path, modality: str, group_pattern: str | None) -> OwnDa
                 n_frames, fps = _video_length(clip)
                 duration_s = n_frames / fps
             group = group_of(clip.stem, group_pattern)
-            session = f"{side}/{group}" if side else group
+            session = f"{tops[side].name}/{group}" if side else group
             groups[session] = group
             if side:
                 fixed[session] = side

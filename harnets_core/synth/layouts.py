@@ -172,7 +172,12 @@ def _recording(name: str, classes: int, skeleton: str, seed: int, duration_s: fl
     from harnets_core.synth.sessions import generate_session
 
     pattern_ids = _PATTERN_IDS[:classes]
-    sm = generate_session(name, seed=seed, duration_s=duration_s, classes=list(pattern_ids))
+    for attempt in range(50):  # every recording holds every class: any split by recording has them on both sides
+        sm = generate_session(name, seed=seed * 1000 + attempt, duration_s=duration_s, classes=list(pattern_ids))
+        if {s.class_id for s in sm.segments} >= set(pattern_ids):
+            break
+    else:
+        raise ConfigError(f"synth: {duration_s} s is too short for {classes} classes in every recording; give more")
     spans = [(pattern_ids.index(s.class_id), s.rgb_start_s, s.rgb_end_s) for s in sm.segments if s.class_id != NO_ACTION_ID]
     assert sm.clip is not None
     if skeleton == "inhard":
