@@ -7,6 +7,8 @@
   harnets sweep --data DIR --out DIR        the HARNets grid (layers x batch x SA/LA)
   harnets info M                            what a model file says about itself
   harnets bag from-inhard --data DIR --session S --out BAG
+  harnets dataset from-bag BAG --labels labels.csv --out DIR   your recording -> the sessions layout
+  harnets record --topics T... --out BAG     a rosbag2 without `ros2 bag` (needs ROS 2)
   harnets replay-eval BAG --model M [--live]
   harnets graph --skeleton-model M          the node graph without `ros2 launch` (needs ROS 2)
   harnets demo                              the whole job on the embedded synthetic default
@@ -191,6 +193,24 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--images", default="raw", choices=["raw", "compressed", "none"])
     pb.add_argument("--start-s", type=float, default=0.0)
     pb.add_argument("--end-s", type=float, default=None)
+
+    p = sub.add_parser("dataset", help="build your own dataset from workcell recordings")
+    dsub = p.add_subparsers(dest="dataset_command", required=True)
+    pd = dsub.add_parser("from-bag", help="a rosbag2 (SkeletonFrame and/or camera topics) -> one session of the sessions layout")
+    pd.add_argument("bag", type=Path)
+    pd.add_argument("--out", type=Path, required=True, help="dataset folder (sessions layout; several bags can share it)")
+    pd.add_argument("--labels", type=Path, default=None, help="[session,]start_s,end_s,label[,subject] (seconds from the session start)")
+    pd.add_argument("--session", default=None, help="session name (default: the bag's folder name)")
+    pd.add_argument("--skeleton", type=Path, default=None, help="a BVH of your suit: its hierarchy (default: InHARD's, if it matches)")
+    pd.add_argument("--skeleton-topic", default=None, help="default: the bag's one harnets/msg/SkeletonFrame topic")
+    pd.add_argument("--camera-topic", default=None, help="default: the bag's one Image or CompressedImage topic")
+    pd.add_argument("--overwrite", action="store_true")
+
+    p = sub.add_parser("record", help="record workcell topics into a rosbag2 without `ros2 bag` (needs rclpy)")
+    p.add_argument("--topics", nargs="+", required=True, help="topics to record (types are discovered)")
+    p.add_argument("--out", type=Path, required=True, help="bag folder to create")
+    p.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"])
+    p.add_argument("--duration-s", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
 
     p = sub.add_parser("replay-eval", help="score recognizers on a bag (offline, or live through the node graph)")
     p.add_argument("bag", type=Path)
@@ -388,6 +408,30 @@ def cmd_bag(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dataset(args: argparse.Namespace) -> int:
+    from harnets_core.datasets.from_bag import dataset_from_bag
+
+    s = dataset_from_bag(args.bag, args.out, labels=args.labels, session=args.session, skeleton_bvh=args.skeleton,
+                         skeleton_topic=args.skeleton_topic, camera_topic=args.camera_topic, overwrite=args.overwrite)
+    written = [f"{p} ({n} frames)" for p, n in ((s.bvh, s.n_skeleton_frames), (s.video, s.n_video_frames)) if p]
+    print(f"session {s.session}: wrote " + ", ".join(written)
+          + (f"; {s.n_labels} label rows into {args.out / 'labels.csv'}" if args.labels else "; no labels (add rows to labels.csv)")
+          + (f" ({s.n_labels_other_sessions} rows of other sessions left out)" if s.n_labels_other_sessions else ""))
+    for note in s.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    try:
+        from harnets_ros.record import record_bag
+    except ImportError as err:
+        raise HarnetsError(f"harnets record needs ROS 2 (rclpy and the built harnets package): {err}") from err
+    counts = record_bag(args.topics, args.out, storage=args.storage, duration_s=args.duration_s)
+    print(f"wrote {args.out}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+    return 0
+
+
 def cmd_replay_eval(args: argparse.Namespace) -> int:
     models = {k: v for k, v in (("skeleton", args.skeleton_model), ("rgb", args.rgb_model), ("pose", args.pose_model)) if v}
     if not models:
@@ -426,7 +470,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "synth": cmd_synth, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "info": cmd_info,
-    "sweep": cmd_sweep, "bag": cmd_bag, "replay-eval": cmd_replay_eval, "graph": cmd_graph, "demo": cmd_demo,
+    "sweep": cmd_sweep, "bag": cmd_bag, "dataset": cmd_dataset, "record": cmd_record, "replay-eval": cmd_replay_eval, "graph": cmd_graph, "demo": cmd_demo,
 }
 
 

@@ -99,9 +99,10 @@ class FeatureConfig:
 
 
 def joint_list(joints: str) -> list[str]:
-    """The names of an explicit joint list ``"Hips,Spine,Head"`` (empty for a named set)."""
-    if joints in JOINT_SETS:
-        return []
+    """The names of an explicit joint list ``"Hips,Spine,Head"`` (it has a comma; empty for a
+    set name)."""
+    if joints in JOINT_SETS or "," not in str(joints):
+        return []  # a single word is a set name (a typo of one is an error, not a one-joint list)
     return [n.strip() for n in str(joints).split(",") if n.strip()]
 
 

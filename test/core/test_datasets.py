@@ -72,7 +72,7 @@ def test_auto_layout_falls_back_to_segmented(root: Path, segmented_only: Path, t
     with pytest.raises(DatasetError, match=r"no layout is usable: online .*segmented .*classes .*sessions"):
         detect_layout(empty)
     with pytest.raises(ConfigError, match="layout"):
-        select_data(root, layout="sessions")
+        select_data(root, layout="weekly")
 
 
 def test_segmented_selection_matches_online(root: Path):
