@@ -240,7 +240,9 @@ def _add_labels(src: Path, dst: Path, session: str, summary: FromBagSummary) -> 
         tmp = dst.parent / f".{session}.labels.csv"
         tmp.write_text(tmp_text, encoding="utf-8")
         try:
-            rows = read_labels(tmp)
+            rows = read_labels(tmp)  # same line numbers as src
+        except DatasetError as err:
+            raise DatasetError(str(err).replace(str(tmp), str(src))) from err
         finally:
             tmp.unlink()
     else:
