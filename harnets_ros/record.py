@@ -16,6 +16,17 @@ from harnets_core.formats.bags import BagWriter
 
 __all__ = ["record_bag"]
 
+
+def get_message(kind: str) -> type:
+    """The rclpy message class of ``"pkg/msg/Type"`` (``import pkg.msg``)."""
+    import importlib
+
+    pkg, _, name = kind.split("/")
+    try:
+        return getattr(importlib.import_module(f"{pkg}.msg"), name)
+    except (ImportError, AttributeError) as err:
+        raise BagError(f"message type {kind}: not importable here ({err})") from err
+
 DISCOVERY_TIMEOUT_S = 10.0
 
 
@@ -25,7 +36,6 @@ def record_bag(topics: Sequence[str], out: str | Path, *, storage: str = "mcap",
     discovered within :data:`DISCOVERY_TIMEOUT_S` or is unknown to the bag's type store."""
     import rclpy
     from rclpy.qos import qos_profile_sensor_data
-    from rosidl_runtime_py.utilities import get_message
 
     rclpy.init()
     node = rclpy.create_node("harnets_record")
