@@ -10,8 +10,9 @@ from harnets_core.cli.plugins import Command
 from harnets_ros.demo import run_demo
 from harnets_ros.graph import run_graph
 from harnets_ros.live_replay import replay_live
+from harnets_ros.record import record_bag
 
-__all__ = ["GRAPH", "DEMO", "replay_live"]
+__all__ = ["GRAPH", "DEMO", "RECORD", "replay_live"]
 
 
 def _graph_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,5 +36,19 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
+def _record_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--topics", nargs="+", required=True, help="topics to record (types are discovered)")
+    p.add_argument("--out", type=Path, required=True, help="bag folder to create")
+    p.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"])
+    p.add_argument("--duration-s", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
+
+
+def _record(args: argparse.Namespace) -> int:
+    counts = record_bag(args.topics, args.out, storage=args.storage, duration_s=args.duration_s)
+    print(f"wrote {args.out}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+    return 0
+
+
 GRAPH = Command("graph", "start the node graph without ros2 launch (needs ROS 2)", _graph_arguments, run_graph)
 DEMO = Command("demo", "synthetic data -> train -> bag -> live replay -> report", _demo_arguments, run_demo)
+RECORD = Command("record", "record workcell topics into a rosbag2 without `ros2 bag` (needs ROS 2)", _record_arguments, _record)

@@ -22,6 +22,18 @@ def _print_metrics(title: str, metrics: dict[str, Any]) -> None:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
+    if args.layout != "inhard":
+        from harnets_core.synth.layouts import DEFAULT_OWN_CLASSES, generate_own_dataset
+
+        own = generate_own_dataset(args.out, layout=args.layout, classes=args.classes or DEFAULT_OWN_CLASSES,
+                                   recordings=args.sessions, seed=args.seed, duration_s=args.duration_s,
+                                   skeleton=args.skeleton, videos=not args.no_videos, split_folders=args.split_folders,
+                                   overwrite=args.overwrite)
+        print(f"wrote {own.n_files} files, {own.n_segments} segments of {len(own.recordings)} recordings "
+              f"({args.layout} layout, classes {own.class_names}) to {args.out}")
+        return 0
+    if args.skeleton != "inhard" or args.split_folders:
+        raise HarnetsError("--skeleton and --split-folders need --layout classes or sessions")
     from harnets_core.synth.sessions import generate_dataset
 
     classes = opt.class_list(args.classes)
@@ -48,9 +60,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.modality == "skeleton":
         prepared = prepare_skeleton(selection, opt.skeleton_options(args), model_options)
     elif args.modality == "rgb":
-        prepared = prepare_rgb(selection, opt.frame_options(args, "rgb"), model_options, args.cache)
+        prepared = prepare_rgb(selection, opt.frame_options(args, "rgb", layout=selection.layout), model_options, args.cache)
     else:
-        prepared = prepare_pose(selection, opt.frame_options(args, "pose"), opt.extractor_settings(args), args.cache,
+        prepared = prepare_pose(selection, opt.frame_options(args, "pose", layout=selection.layout),
+                                opt.extractor_settings(args), args.cache,
                                 model_options=model_options)
     print(f"{args.modality}: {len(prepared.train)} train windows ({len(selection.train_sessions)} sessions), "
           f"{len(prepared.val)} validation windows ({len(selection.val_sessions)} sessions), "
@@ -151,6 +164,20 @@ def cmd_bag(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dataset(args: argparse.Namespace) -> int:
+    from harnets_core.datasets.from_bag import dataset_from_bag
+
+    s = dataset_from_bag(args.bag, args.out, labels=args.labels, session=args.session, skeleton_bvh=args.skeleton,
+                         skeleton_topic=args.skeleton_topic, camera_topic=args.camera_topic, overwrite=args.overwrite)
+    written = [f"{p} ({n} frames)" for p, n in ((s.bvh, s.n_skeleton_frames), (s.video, s.n_video_frames)) if p]
+    print(f"session {s.session}: wrote " + ", ".join(written)
+          + (f"; {s.n_labels} label rows into {args.out / 'labels.csv'}" if args.labels else "; no labels (add rows to labels.csv)")
+          + (f" ({s.n_labels_other_sessions} rows of other sessions left out)" if s.n_labels_other_sessions else ""))
+    for note in s.notes:
+        print(f"note: {note}")
+    return 0
+
+
 def cmd_replay_eval(args: argparse.Namespace) -> int:
     models = {k: v for k, v in (("skeleton", args.skeleton_model), ("rgb", args.rgb_model), ("pose", args.pose_model)) if v}
     if not models:
@@ -170,5 +197,5 @@ def cmd_replay_eval(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "synth": cmd_synth, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "info": cmd_info,
-    "sweep": cmd_sweep, "bag": cmd_bag, "replay-eval": cmd_replay_eval,
+    "sweep": cmd_sweep, "bag": cmd_bag, "dataset": cmd_dataset, "replay-eval": cmd_replay_eval,
 }

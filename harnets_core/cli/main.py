@@ -7,6 +7,8 @@
   harnets sweep --data DIR --out DIR        the HARNets grid (layers x batch x SA/LA)
   harnets info M                            what a model file says about itself
   harnets bag from-inhard --data DIR --session S --out BAG
+  harnets dataset from-bag BAG --labels labels.csv --out DIR   your recording -> the sessions layout
+  harnets record --topics T... --out BAG     a rosbag2 without `ros2 bag` (needs ROS 2)
   harnets replay-eval BAG --model M [--live]
   harnets graph --skeleton-model M          the node graph without `ros2 launch` (needs ROS 2)
   harnets demo                              the whole job on the embedded synthetic default
@@ -26,18 +28,30 @@ __all__ = ["main", "build_parser"]
 
 
 # ----------------------------------------------------------------------------- arguments
+_LAYOUTS = ("auto", "inhard-online", "inhard-segmented", "classes", "sessions", "online", "segmented")
+
+
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--data", required=True, type=Path, help="dataset root in InHARD's layout (Online/, Segmented/)")
-    g.add_argument("--split", default="official", help="'official' (InHARD's session split) or 'subject-fold:K:I'")
+    g.add_argument("--data", required=True, type=Path,
+                   help="dataset root: InHARD's (Online/, Segmented/), or your own (<Class>/ clip folders, or recordings + labels.csv)")
+    g.add_argument("--split", default="official",
+                   help="'official' (InHARD's session split; your own data: train/+test/ folders, else group-fold:5:0), "
+                        "'subject-fold:K:I', 'group-fold:K:I' (own data) or 'folders'")
+    g.add_argument("--group-pattern", default=None,
+                   help="classes layout: regex giving a clip's recording from its file stem (group 'group'; "
+                        "default: the stem up to its last _ or -); no recording is on both sides of the split")
     g.add_argument("--classes", nargs="+", default=None, help="class names or ids to train on (default: all present)")
     g.add_argument("--class-limit", type=int, default=None, help="keep the N most frequent classes of the train sessions")
     g.add_argument("--scenario", default="all", choices=["all", "SA", "LA"], help="SA: segments shorter than --sa-threshold-s; LA: the others")
     g.add_argument("--sa-threshold-s", type=float, default=3.0, help="duration separating short (SA) from long (LA) activities")
-    g.add_argument("--layout", default="auto", choices=["auto", "online", "segmented"],
-                   help="online: one file per session (Online/Skeleton or Online/RGB) + Online/Labels; segmented: "
-                        "one file per segment (SkletonSegmented or RGBSegmented) + Segmented/Labels; "
-                        "auto: online when Online/ has every annotated session's file")
+    g.add_argument("--layout", default="auto", choices=list(_LAYOUTS),
+                   help="inhard-online (online): one file per session (Online/Skeleton or Online/RGB) + Online/Labels; "
+                        "inhard-segmented (segmented): one file per segment (SkletonSegmented or RGBSegmented) + "
+                        "Segmented/Labels; classes: <Class>/*.bvh|*.mp4 (optionally under train/ and test/); "
+                        "sessions: <session>.bvh|.mp4 + labels.csv (session,start_s,end_s,label[,subject]); "
+                        "auto: your own layout when there is no Online/ or Segmented/, else online when Online/ "
+                        "has every annotated session's file")
 
 
 def _add_train_args(p: argparse.ArgumentParser, epochs: int = 300) -> None:
@@ -67,7 +81,9 @@ def _add_skeleton_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hop-s", type=float, default=0.25, help="seconds between windows (training and streaming)")
     g.add_argument("--rate-hz", type=float, default=30.0, help="feature rate the window is resampled to")
     g.add_argument("--features", nargs="+", default=None, help="feature kinds: rotations positions relative_positions velocities")
-    g.add_argument("--joints", default=None, help="'body' (no fingers) or 'all'")
+    g.add_argument("--joints", default=None,
+                   help="'body' (every joint but the fingers, by name patterns that work across BVH exporters), "
+                        "'all', or a comma-separated list of joint names")
     g.add_argument("--short-policy", default="pad", choices=["pad", "drop"], help="segments shorter than a window: edge-pad or drop")
 
 
@@ -75,12 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harnets", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("synth", help="write a synthetic dataset in InHARD's real layout")
+    p = sub.add_parser("synth", help="write a synthetic dataset in InHARD's real layout, or in your own (--layout)")
     p.add_argument("out", type=Path)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--duration-s", type=float, default=60.0, help="length of each session")
-    p.add_argument("--sessions", nargs="+", default=None, help="session names (default: 6 official train + 3 validation sessions)")
-    p.add_argument("--classes", nargs="+", default=None, help="meta-action names or ids (default: 6 classes, short and long)")
+    p.add_argument("--sessions", nargs="+", default=None,
+                   help="session names (default: 6 official train + 3 validation sessions; own layouts: rec01..rec06)")
+    p.add_argument("--classes", nargs="+", default=None,
+                   help="meta-action names or ids (default: 6 classes, short and long); with --layout classes|sessions "
+                        "your own names, comma-separated: \"Screw lid,Inspect part,Fetch part\"")
+    p.add_argument("--layout", default="inhard", choices=["inhard", "classes", "sessions"],
+                   help="classes: <Class>/<recording>_<n>.bvh; sessions: <recording>.bvh + labels.csv")
+    p.add_argument("--skeleton", default="inhard", choices=["inhard", "cmu31"],
+                   help="own layouts: InHARD's Axis Neuron hierarchy or a CMU-style 31-joint one (ZYX order)")
+    p.add_argument("--split-folders", action="store_true", help="--layout classes: train/ and test/ folders")
     p.add_argument("--no-videos", action="store_true", help="skeleton only (no mosaic videos)")
     p.add_argument("--no-segmented", action="store_true", help="no Segmented/ copy")
     p.add_argument("--overwrite", action="store_true")
@@ -98,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_data_args(pr)
         _add_train_args(pr, epochs=300)
         g = pr.add_argument_group("video")
-        g.add_argument("--view", default="top", choices=["top", "left", "right", "full"], help="mosaic quadrant (RGB-SP = top, RGB = side view)")
+        g.add_argument("--view", default=None, choices=["top", "left", "right", "full"],
+                       help="mosaic quadrant (RGB-SP = top, RGB = side view) or the full frame; default: top on InHARD, "
+                            "full (the whole frame of a single-view camera) on your own layouts")
         g.add_argument("--height", type=int, default=None)
         g.add_argument("--width", type=int, default=None)
         g.add_argument("--rate-hz", type=float, default=None, help="frames per second taken from the video")
@@ -122,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, default=None, help="report folder (default: next to the model, eval/)")
     p.add_argument("--sessions", nargs="+", default=None, help="sessions to evaluate (default: the model's validation sessions)")
-    p.add_argument("--layout", default=None, choices=["auto", "online", "segmented"],
+    p.add_argument("--layout", default=None, choices=list(_LAYOUTS),
                    help="dataset layout to read (default: the one the model was trained from)")
 
     p = sub.add_parser("predict", help="class of a clip, or a timeline of a full session")
@@ -170,6 +196,18 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--images", default="raw", choices=["raw", "compressed", "none"])
     pb.add_argument("--start-s", type=float, default=0.0)
     pb.add_argument("--end-s", type=float, default=None)
+
+    p = sub.add_parser("dataset", help="build your own dataset from workcell recordings")
+    dsub = p.add_subparsers(dest="dataset_command", required=True)
+    pd = dsub.add_parser("from-bag", help="a rosbag2 (SkeletonFrame and/or camera topics) -> one session of the sessions layout")
+    pd.add_argument("bag", type=Path)
+    pd.add_argument("--out", type=Path, required=True, help="dataset folder (sessions layout; several bags can share it)")
+    pd.add_argument("--labels", type=Path, default=None, help="[session,]start_s,end_s,label[,subject] (seconds from the session start)")
+    pd.add_argument("--session", default=None, help="session name (default: the bag's folder name)")
+    pd.add_argument("--skeleton", type=Path, default=None, help="a BVH of your suit: its hierarchy (default: InHARD's, if it matches)")
+    pd.add_argument("--skeleton-topic", default=None, help="default: the bag's one harnets/msg/SkeletonFrame topic")
+    pd.add_argument("--camera-topic", default=None, help="default: the bag's one Image or CompressedImage topic")
+    pd.add_argument("--overwrite", action="store_true")
 
     p = sub.add_parser("replay-eval", help="score recognizers on a bag (offline, or live through the node graph)")
     p.add_argument("bag", type=Path)

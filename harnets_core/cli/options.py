@@ -36,6 +36,7 @@ def data_options(args: argparse.Namespace, *, modality: str | None = None) -> Da
         root=Path(args.data), split=args.split, classes=class_list(args.classes), class_limit=args.class_limit,
         scenario=getattr(args, "scenario", "all"), threshold_s=args.sa_threshold_s,
         layout=getattr(args, "layout", "auto"), modality=modality or getattr(args, "modality", "skeleton"),
+        group_pattern=getattr(args, "group_pattern", None),
     )
 
 
@@ -69,13 +70,17 @@ def skeleton_options(args: argparse.Namespace) -> SkeletonOptions:
 _FRAME_ARGS = {"train": {"rate_hz": "rate_hz", "hop_s": "hop_s"}, "sweep": {"rate_hz": "video_rate_hz", "hop_s": "video_hop_s"}}
 
 
-def frame_options(args: argparse.Namespace, modality: str, *, command: str = "train") -> RgbOptions | PoseOptions:
+def frame_options(args: argparse.Namespace, modality: str, *, command: str = "train",
+                  layout: str | None = None) -> RgbOptions | PoseOptions:
     """RgbOptions / PoseOptions from the video arguments; an argument left out (None) keeps the
-    dataclass default, so the defaults live in runs.options alone."""
+    dataclass default, so the defaults live in runs.options alone. Without ``--view``: the whole
+    frame on a user's own layouts (``classes``, ``sessions``: single cameras), InHARD's top
+    view otherwise."""
     base = RgbOptions if modality == "rgb" else PoseOptions
     names = {"window_s": "window_s", "sequence_length": "sequence_length", "temporal_diff": "temporal_diff",
              "augment": "augment", **_FRAME_ARGS[command]}
-    kwargs: dict[str, Any] = {"view": args.view}
+    view = getattr(args, "view", None) or ("full" if layout in ("classes", "sessions") else "top")
+    kwargs: dict[str, Any] = {"view": view}
     defaults = base()
     height, width = getattr(args, "height", None), getattr(args, "width", None)
     if height is not None or width is not None:

@@ -1,7 +1,7 @@
 """Subcommands that other packages add to `harnets`, found through entry points.
 
 harnets_core never imports ROS. The ROS side (harnets_ros, built by colcon) declares its
-commands (``graph``, ``demo``) in the entry-point group :data:`COMMANDS_GROUP` and the live
+commands (``graph``, ``demo``, ``record``) in the entry-point group :data:`COMMANDS_GROUP` and the live
 replay in :data:`REPLAY_GROUP`; the command line discovers them when that package is on the
 path, and says what to install where it is not.
 """
@@ -24,6 +24,7 @@ ROS_HINT = ("needs ROS 2 and the built harnets ROS package: `make setup` here, o
 EXPECTED_COMMANDS: dict[str, str] = {
     "graph": "start the node graph without ros2 launch (needs ROS 2)",
     "demo": "synthetic data -> train -> bag -> live replay -> report (needs ROS 2)",
+    "record": "record workcell topics into a rosbag2 without `ros2 bag` (needs ROS 2)",
 }
 """The plugin commands the README promises; where none provides them, `harnets NAME` says
 what to install instead of 'invalid choice'."""

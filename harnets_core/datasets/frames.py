@@ -41,7 +41,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from harnets_core.datasets.inhard import InhardLayout, Segment
+from harnets_core.datasets.inhard import Segment
+from harnets_core.datasets.layouts import LayoutFiles
 from harnets_core.datasets.selection import DataSelection, WindowSet, check_segment_clip
 from harnets_core.datasets.windows import WindowConfig, window_starts
 from harnets_core.errors import ConfigError, DatasetError
@@ -150,7 +151,7 @@ def _video_info(video: Path, cache: FrameCache | None) -> VideoInfo:
     return cache.video_info(video) if cache is not None else probe_video(video)
 
 
-def segment_clip_frames(layout: InhardLayout, segment: Segment, pipeline: FramePipeline,
+def segment_clip_frames(layout: LayoutFiles, segment: Segment, pipeline: FramePipeline,
                         cache: FrameCache | None = None) -> SessionFrames:
     """Taken frames (rgb) or keypoints (pose) of ``segment``'s own clip
     ``Segmented/RGBSegmented/<class_name>/<name>.mp4``: :func:`session_frames` of the clip (its
@@ -168,13 +169,13 @@ def segment_clip_frames(layout: InhardLayout, segment: Segment, pipeline: FrameP
 
 
 def _segment_spans(
-    layout: InhardLayout, selection: DataSelection, segments: Sequence[Segment], pipeline: FramePipeline,
+    layout: LayoutFiles, selection: DataSelection, segments: Sequence[Segment], pipeline: FramePipeline,
     cache: FrameCache | None,
 ) -> Iterator[tuple[SessionFrames, list[tuple[Segment, int, int]]]]:
     """Each video holding ``segments`` (all of one session) with the taken frames ``[a, b)`` of
     every segment in it. Online: the session video, the segments' spans inside it; segmented:
     each segment's own clip, all its taken frames (the clip IS the segment)."""
-    if selection.layout == "segmented":
+    if selection.clip_per_segment:
         for seg in segments:
             frames = segment_clip_frames(layout, seg, pipeline, cache)
             yield frames, [(seg, 0, len(frames.frame_index))]
@@ -278,7 +279,7 @@ def frame_windows(
 ) -> WindowSet:
     """Windows of ``pipeline.length`` taken frames inside every annotated segment of each
     session, one label (index into selection.class_ids) each. The frames come from the session
-    video (``selection.layout == "online"``, InhardLayout.session_video) or from each segment's
+    video (a layout with one file per session: ``selection.files().session_video``) or from each segment's
     own clip (``"segmented"``, :func:`segment_clip_frames`; every clip is checked to exist before
     any is decoded).
 
@@ -289,14 +290,14 @@ def frame_windows(
     ``meta["sessions"]`` (SessionFrames, one per video read: a session's, or a segment's clip).
     Segments with no taken frame (online only: a clip always has its first frame) are counted in
     ``n_dropped``."""
-    layout = InhardLayout(selection.root)
+    layout = selection.files()
     index_of = {cid: i for i, cid in enumerate(selection.class_ids)}
     hop = int(round(hop_s * pipeline.rate_hz))
     if hop < 1:
         raise ConfigError(f"hop_s {hop_s}: less than one frame period at {pipeline.rate_hz} Hz")
     length = pipeline.length
     wanted = set(sessions)
-    if selection.layout == "segmented":
+    if selection.clip_per_segment:
         for seg in selection.segments:
             if seg.session in wanted:
                 layout.segmented_video(seg)  # DatasetError naming the first missing clip, before decoding

@@ -19,9 +19,16 @@ The video modalities (``modality="rgb"`` or ``"pose"``, :mod:`harnets_core.datas
 two layouts from ``Online/RGB/<session>.mp4`` or ``Segmented/RGBSegmented/<Meta_action_label>/<name>.mp4``;
 ``select_data(modality=...)`` checks (and ``"auto"`` looks for) that modality's files.
 A segmented clip shorter than its annotated span is an error (:func:`check_segment_clip`).
+
+Your own data (:mod:`harnets_core.datasets.own`): ``"classes"`` (a folder per activity, a clip
+per file) reads like ``"segmented"``, ``"sessions"`` (recordings + ``labels.csv``) like
+``"online"``; their class ids index the dataset's own class names. ``"inhard-online"`` and
+``"inhard-segmented"`` are the long names of ``"online"`` and ``"segmented"``.
 """
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -38,6 +45,8 @@ from harnets_core.datasets.inhard import (
     select_classes,
     split_sessions,
 )
+from harnets_core.datasets.layouts import LAYOUT_NAMES, OWN_LAYOUTS, LayoutFiles, canonical_layout, clip_per_segment, layout_files
+from harnets_core.datasets.own import detect_own_layout, file_level_only, scan_own, split_groups
 from harnets_core.features.pipeline import SkeletonPipeline
 from harnets_core.datasets.windows import WindowConfig, segment_windows
 
@@ -53,7 +62,7 @@ __all__ = [
     "skeleton_windows",
 ]
 
-LAYOUTS: tuple[str, ...] = ("online", "segmented", "auto")
+LAYOUTS: tuple[str, ...] = LAYOUT_NAMES
 """Values of ``select_data(layout=...)``; a DataSelection records the resolved one."""
 
 MODALITIES: tuple[str, ...] = ("skeleton", "rgb", "pose")
@@ -77,8 +86,19 @@ class DataSelection:
     segments: list[Segment]  # of the chosen classes and scenario, both splits
     scenario: str = "all"
     threshold_s: float = DEFAULT_SCENARIO_THRESHOLD_S
-    layout: str = "online"  # resolved: "online" or "segmented"
+    layout: str = "online"  # resolved: "online", "segmented", "classes" or "sessions"
     split: str = "official"
+    group_pattern: str | None = None  # classes layout: the recording key of a clip's file name
+    notes: list[str] = field(default_factory=list)  # what was skipped, counted (own layouts)
+
+    @property
+    def clip_per_segment(self) -> bool:
+        """True when each segment is its own clip (segmented, classes layouts)."""
+        return clip_per_segment(self.layout)
+
+    def files(self) -> LayoutFiles:
+        """The layout's file accessors (session and segment files)."""
+        return layout_files(self.root, self.layout, group_pattern=self.group_pattern)
 
     def segments_of(self, sessions: Sequence[str]) -> list[Segment]:
         wanted = set(sessions)
@@ -95,14 +115,16 @@ class DataSelection:
             "threshold_s": self.threshold_s,
             "layout": self.layout,
             "split": self.split,
+            "group_pattern": self.group_pattern,
+            "notes": self.notes,
             "n_segments": len(self.segments),
         }
 
     def template_bvh(self) -> Path:
         """A BVH file of the first train session (its skeleton and frame time are the
         dataset's): the session file (online) or its first segment's clip (segmented)."""
-        layout = InhardLayout(self.root)
-        if self.layout == "segmented":
+        layout = self.files()
+        if self.clip_per_segment:
             segs = self.segments_of(self.train_sessions[:1]) or self.segments_of(self.train_sessions) or self.segments
             if not segs:
                 raise DatasetError(f"{self.root}: no segment selected, so no segmented BVH to read the skeleton from")
@@ -162,11 +184,17 @@ def _check_modality(modality: str) -> None:
 
 
 def detect_layout(root: str | Path, modality: str = "skeleton") -> str:
-    """``"online"`` when ``Online/Labels`` has the annotation and the online folder of
+    """Your own data first (neither ``Online/`` nor ``Segmented/`` at the root):
+    ``"sessions"`` when ``labels.csv`` is there, ``"classes"`` when a folder holds clips
+    (:func:`~harnets_core.datasets.own.detect_own_layout`). InHARD:
+    ``"online"`` when ``Online/Labels`` has the annotation and the online folder of
     ``modality`` (``Online/Skeleton`` BVHs; ``Online/RGB`` videos for rgb and pose) a file for
     every session it annotates; else ``"segmented"`` when ``Segmented/Labels`` has one; else
     DatasetError naming what is missing."""
     _check_modality(modality)
+    own = detect_own_layout(root) if not (Path(root) / "Online").is_dir() and not (Path(root) / "Segmented").is_dir() else None
+    if own is not None:
+        return own
     layout = InhardLayout(root)
     try:
         online_problem = _missing_online(layout, sorted({s.session for s in layout.annotations("online")}), modality)
@@ -177,7 +205,9 @@ def detect_layout(root: str | Path, modality: str = "skeleton") -> str:
     try:
         layout.annotations_path("segmented")
     except DatasetError as err:
-        raise DatasetError(f"{root}: neither layout is usable: online ({online_problem}); segmented ({err})") from err
+        raise DatasetError(
+            f"{root}: no layout is usable: online ({online_problem}); segmented ({err}); classes (no <Class>/ folder "
+            f"of clips); sessions (no {root}/labels.csv)") from err
     return "segmented"
 
 
@@ -192,6 +222,7 @@ def select_data(
     include_no_action: bool = False,
     layout: str = "auto",
     modality: str = "skeleton",
+    group_pattern: str | None = None,
 ) -> DataSelection:
     """Sessions split by protocol, then classes (counted on train sessions) and scenario.
 
@@ -201,10 +232,14 @@ def select_data(
     first missing one): ``"skeleton"`` BVHs (``Online/Skeleton``, ``SkletonSegmented``), ``"rgb"``
     and ``"pose"`` videos (``Online/RGB``, ``RGBSegmented``).
     """
-    if layout not in LAYOUTS:
-        raise ConfigError(f"layout {layout!r}: use one of {', '.join(LAYOUTS)}")
+    layout = canonical_layout(layout)
     _check_modality(modality)
     resolved = detect_layout(root, modality) if layout == "auto" else layout
+    if resolved in OWN_LAYOUTS:
+        return _select_own(root, resolved, split=split, classes=classes, class_limit=class_limit, scenario=scenario,
+                           threshold_s=threshold_s, modality=modality, group_pattern=group_pattern)
+    if group_pattern:
+        raise ConfigError("--group-pattern applies to the classes layout; InHARD splits by session")
     files = InhardLayout(root)
     segments = files.annotations(resolved)
     sessions = sorted({s.session for s in segments})
@@ -236,6 +271,63 @@ def select_data(
     )
 
 
+def _select_own(
+    root: str | Path, layout: str, *, split: str, classes: Sequence[int | str] | None, class_limit: int | None,
+    scenario: str, threshold_s: float, modality: str, group_pattern: str | None,
+) -> DataSelection:
+    """:func:`select_data` of a ``classes`` or ``sessions`` dataset. ``classes``: names (or
+    indices into the dataset's class list), kept in the given order (a model's order);
+    every chosen class needs segments on both sides of the split."""
+    data = scan_own(root, layout, modality, group_pattern=group_pattern)
+    notes = list(data.notes)
+    train, val, used = split_groups(data, split)
+    if file_level_only(data):
+        text = (f"{root}: every clip is its own recording group (file names carry no recording key): the split keeps "
+                "files apart, not recordings; name clips <recording>_<n> or give --group-pattern")
+        notes.append(text)
+        logging.getLogger(__name__).warning(text)
+    if not train or not val:
+        raise DatasetError(f"{root}: split {used!r} leaves train={train} validation={val}: both need recordings")
+    names = data.class_names
+    if classes is None:
+        wanted = list(range(len(names)))
+    else:
+        wanted = []
+        for c in classes:
+            if isinstance(c, int) and not isinstance(c, bool):
+                if not 0 <= c < len(names):
+                    raise ConfigError(f"class id {c}: the dataset has classes 0..{len(names) - 1} ({', '.join(names)})")
+                wanted.append(c)
+            elif str(c) in names:
+                wanted.append(names.index(str(c)))
+            else:
+                raise ConfigError(f"class {c!r} is not in {root} (classes: {', '.join(names)})")
+        if len(set(wanted)) != len(wanted) or not wanted:
+            raise ConfigError(f"classes {list(classes)}: give distinct classes")
+    segments = scenario_filter(data.segments, scenario, threshold_s)
+    if class_limit is not None:
+        if class_limit < 1:
+            raise ConfigError(f"class_limit = {class_limit}: must be >= 1")
+        counts = Counter(s.class_id for s in segments if s.session in set(train))
+        keep = set(sorted(wanted, key=lambda c: (-counts.get(c, 0), c))[:class_limit])
+        wanted = [c for c in wanted if c in keep and counts.get(c, 0) > 0]
+    chosen = set(wanted)
+    segments = [s for s in segments if s.class_id in chosen]
+    for side, side_sessions in (("train", train), ("validation", val)):
+        have = {s.class_id for s in segments if s.session in set(side_sessions)}
+        lacking = [names[c] for c in wanted if c not in have]
+        if lacking:
+            raise DatasetError(
+                f"{root}: class(es) {lacking} have no segment on the {side} side of split {used!r} "
+                f"({side} recordings: {side_sessions[:6]}{' ...' if len(side_sessions) > 6 else ''}); record more, "
+                "choose another --split group-fold:K:I, or leave them out with --classes")
+    return DataSelection(
+        root=Path(root), train_sessions=train, val_sessions=val, class_ids=wanted, class_names=[names[c] for c in wanted],
+        segments=segments, scenario=scenario, threshold_s=threshold_s, layout=layout, split=used,
+        group_pattern=group_pattern, notes=notes,
+    )
+
+
 def skeleton_windows(
     selection: DataSelection,
     sessions: Sequence[str],
@@ -250,7 +342,7 @@ def skeleton_windows(
     Online layout: the segment's frames of the session BVH; segmented layout: the whole
     segment clip. Either way per-frame parts are computed once per file and each window's
     features are built from its frames' parts, as the streaming recognizer does."""
-    layout = InhardLayout(selection.root)
+    layout = selection.files()
     index_of = {cid: i for i, cid in enumerate(selection.class_ids)}
     cfg = WindowConfig(
         length=pipeline.raw_length,
@@ -279,7 +371,7 @@ def skeleton_windows(
         segs = [s for s in selection.segments if s.session == session]
         if not segs:
             continue
-        if selection.layout == "segmented":
+        if selection.clip_per_segment:
             for seg in segs:
                 path = layout.segmented_bvh(seg)
                 clip = load(path)

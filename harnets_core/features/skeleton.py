@@ -46,7 +46,11 @@ __all__ = [
 
 FEATURE_KINDS = ("rotations", "positions", "relative_positions", "velocities")
 JOINT_SETS = ("all", "body")
-_FINGER = re.compile(r"InHand|Thumb|Index|Middle|Ring|Pinky")
+_FINGER = re.compile(r"InHand|Thumb|Index|Middle|Ring|Pinky|Finger|Carpal|Phalan", re.IGNORECASE)
+"""Finger joints across exporters (left out by ``joints="body"``): Axis Neuron / Perception
+Neuron (``LeftHandThumb1``, ``LeftInHandIndex``), Mixamo (``mixamorig:LeftHandIndex1``),
+Rokoko (``LeftFinger1Metacarpal``), OptiTrack Motive (``LThumb1``, ``LIndex2``), CMU 31-joint
+(``lthumb``, ``lfingers``), Xsens MVN (``LeftFirstCarpal``...). Hands and wrists stay."""
 
 
 
@@ -69,8 +73,8 @@ class FeatureConfig:
             raise ConfigError(f"FeatureConfig.kinds: unknown {bad} (known: {list(FEATURE_KINDS)})")
         if len(set(kinds)) != len(kinds):
             raise ConfigError(f"FeatureConfig.kinds: repeated kind in {list(kinds)}")
-        if self.joints not in JOINT_SETS:
-            raise ConfigError(f"FeatureConfig.joints: {self.joints!r} is not one of {list(JOINT_SETS)}")
+        if self.joints not in JOINT_SETS and not joint_list(self.joints):
+            raise ConfigError(f"FeatureConfig.joints: {self.joints!r}: use {' or '.join(JOINT_SETS)} or a comma-separated joint list")
         if self.resample_hz is not None:
             try:
                 hz = float(self.resample_hz)
@@ -89,8 +93,25 @@ class FeatureConfig:
         return cls(**{k: (tuple(v) if k == "kinds" else v) for k, v in d.items()})
 
 
+def joint_list(joints: str) -> list[str]:
+    """The names of an explicit joint list ``"Hips,Spine,Head"`` (it has a comma; empty for a
+    set name)."""
+    if joints in JOINT_SETS or "," not in str(joints):
+        return []  # a single word is a set name (a typo of one is an error, not a one-joint list)
+    return [n.strip() for n in str(joints).split(",") if n.strip()]
+
+
 def select_joints(skeleton: Skeleton, joints: str) -> list[int]:
-    """Indices into ``skeleton.joints`` of the joint set ``"all"`` or ``"body"`` (no End Sites)."""
+    """Indices into ``skeleton.joints`` (no End Sites) of the joint set ``"all"``, ``"body"``
+    (every joint but the fingers, by :data:`_FINGER`'s name patterns) or an explicit
+    comma-separated list of joint names (skeleton order; an unknown name is a ConfigError)."""
+    names = joint_list(joints)
+    if names:
+        known = {j.name: i for i, j in enumerate(skeleton.joints) if not j.is_end_site}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ConfigError(f"joints {unknown} are not in the skeleton (joints: {', '.join(known)})")
+        return sorted(known[n] for n in names)
     if joints not in JOINT_SETS:
         raise ConfigError(f"joint set {joints!r} is not one of {list(JOINT_SETS)}")
     return [i for i, j in enumerate(skeleton.joints)

@@ -47,9 +47,11 @@ def evaluate_run(model_path: str | Path, data_root: str | Path, out_dir: str | P
     loaded = load_model(model_path)
     meta = loaded.meta
     data = dict(meta.get("data") or {})
-    selection = select_data(data_root, classes=list(meta.class_ids), split=_split_of(data),
+    own = str(layout or data.get("layout")) in ("classes", "sessions")  # own class names: matched by name
+    selection = select_data(data_root, classes=list(meta.class_names if own else meta.class_ids), split=_split_of(data),
                             scenario=data.get("scenario", "all"), threshold_s=float(data.get("threshold_s", 3.0)),
-                            layout=layout or str(data.get("layout", "auto")), modality=meta.modality)
+                            layout=layout or str(data.get("layout", "auto")), modality=meta.modality,
+                            group_pattern=data.get("group_pattern") if own else None)
     if sessions is not None:
         eval_sessions = list(sessions)
     else:

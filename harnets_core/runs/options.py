@@ -46,12 +46,13 @@ class DataOptions:
     threshold_s: float = DEFAULT_SCENARIO_THRESHOLD_S
     layout: str = "auto"
     modality: str = "skeleton"
+    group_pattern: str | None = None  # own `classes` layout: the recording a file belongs to
 
     def select(self) -> DataSelection:
         """The sessions, classes and segments these options describe (datasets.select_data)."""
         return select_data(self.root, split=self.split, classes=None if self.classes is None else list(self.classes),
                            class_limit=self.class_limit, scenario=self.scenario, threshold_s=self.threshold_s,
-                           layout=self.layout, modality=self.modality)
+                           layout=self.layout, modality=self.modality, group_pattern=self.group_pattern)
 
 
 @dataclass

@@ -66,13 +66,13 @@ def test_auto_layout_falls_back_to_segmented(root: Path, segmented_only: Path, t
     assert detect_layout(partial) == "segmented"
     with pytest.raises(DatasetError, match=SESSIONS[1]):
         select_data(partial, layout="online")
-    # neither layout: an error naming both
+    # no layout: an error naming each (InHARD's two, and the classes and sessions layouts)
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(DatasetError, match="neither layout"):
+    with pytest.raises(DatasetError, match=r"no layout is usable: online .*segmented .*classes .*sessions"):
         detect_layout(empty)
     with pytest.raises(ConfigError, match="layout"):
-        select_data(root, layout="sessions")
+        select_data(root, layout="weekly")
 
 
 def test_segmented_selection_matches_online(root: Path):

@@ -1,4 +1,4 @@
-"""harnets_core.runs.frames: frame selection, windows inside segments, the frame cache, RGB and
+"""harnets_core.datasets.frames (and the runs built on it): frame selection, windows inside segments, the frame cache, RGB and
 pose runs on a tiny synthetic dataset, and streaming == offline.
 
 The dataset is `synth.generate_dataset` with two 8 s sessions (one official-train, one
