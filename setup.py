@@ -51,6 +51,7 @@ setup(
         # mediapipe requires opencv-contrib-python unbounded; it writes the same cv2 module as
         # opencv-python-headless, and OpenCV 5 has no Caffe importer (OpenPose): keep both on 4.
         "pose": ["mediapipe==0.10.14", "opencv-contrib-python>=4.8,<5"],
+        "onnx": ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18"],
         "test": ["pytest>=7", "hypothesis>=6", "pytest-timeout>=2"],
     },
     cmdclass={"build_py": BuildPyWithMessages},
