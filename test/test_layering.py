@@ -3,7 +3,9 @@
 - no module of harnets_core imports harnets_ros, rclpy or any other ROS package, not even
   lazily inside a function;
 - no import cycle between harnets_core modules (function-local imports count);
-- argparse is imported only by the command line (harnets_core/cli/).
+- argparse is imported only by the command line (harnets_core/cli/);
+- the packages form layers along the data flow (:data:`LAYERS`): a package imports only the
+  packages of lower layers (docs/ARCHITECTURE.md shows the same order).
 """
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[1] / "harnets_core"
+LAYERS = ("errors", "serialization", "formats", "features", "datasets", "models", "streaming", "evaluation",
+          "training", "runs", "synth", "cli")
+"""harnets_core's top-level modules and packages, lowest first."""
 ROS_ROOTS = {"harnets_ros", "rclpy", "harnets", "rosidl_runtime_py", "sensor_msgs", "std_msgs",
              "diagnostic_msgs", "lifecycle_msgs", "builtin_interfaces", "launch", "launch_ros"}
 
@@ -106,8 +111,16 @@ def test_the_scan_sees_the_core():
     modules = _modules()
     assert "harnets_core.formats.bvh" in modules and "harnets_core.cli.main" in modules
     graph = _core_graph()
-    # a function-local import is seen too (the reader of a model file imports its registry at the top)
     assert "harnets_core.models" in graph["harnets_core.models.modelfile"]
+    # the command line imports most of the core inside its command functions: those count
+    assert "harnets_core.runs.train" in graph["harnets_core.cli.commands"]
+
+
+def test_function_local_and_relative_imports_are_seen(tmp_path):
+    source = tmp_path / "x.py"
+    source.write_text("import os\n\ndef f():\n    import rclpy\n    from . import bvh\n    from ..models import lstm\n")
+    names = [name for name, _ in _imports("harnets_core.formats.x", source)]
+    assert names == ["os", "rclpy", "harnets_core.formats.bvh", "harnets_core.models.lstm"]
 
 
 def test_core_never_imports_ros():
@@ -123,6 +136,27 @@ def test_core_never_imports_ros():
 def test_no_import_cycles_between_core_modules():
     cycles = _cycles(_core_graph())
     assert not cycles, "import cycles in harnets_core:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def test_every_package_has_a_layer():
+    layers = {_layer(m) for m in _modules()} - {"__init__"}
+    assert layers == set(LAYERS), f"packages without a layer: {sorted(layers - set(LAYERS))}"
+
+
+def test_packages_import_only_lower_layers():
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    upward = [
+        f"{module} imports {dep}"
+        for module, deps in _core_graph().items()
+        for dep in sorted(deps)
+        if _layer(module) in rank and _layer(dep) in rank and rank[_layer(dep)] > rank[_layer(module)]
+    ]
+    assert not upward, "imports against the layers " + " < ".join(LAYERS) + ":\n" + "\n".join(upward)
 
 
 def test_argparse_only_in_the_command_line():

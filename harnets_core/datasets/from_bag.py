@@ -28,7 +28,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from harnets_core.datasets.inhard import skeleton_template
 from harnets_core.errors import BagError, ConfigError, DatasetError
+from harnets_core.formats.bvh import read_bvh
 from harnets_core.formats.bags import COMPRESSED_IMAGE_TYPE, IMAGE_TYPE, SKELETON_FRAME_TYPE, bag_topics, image_to_numpy, read_bag
 
 __all__ = ["FromBagSummary", "dataset_from_bag"]
@@ -82,10 +84,7 @@ def _regular(stamps_ns: np.ndarray, period_ns: float) -> np.ndarray:
 
 
 def _skeleton_hierarchy(first: Any, skeleton_bvh: Path | None, topic: str) -> Any:
-    from harnets_core.formats.bvh import read_bvh
-    from harnets_core.synth.sessions import load_template
-
-    clip = read_bvh(skeleton_bvh, end_frame=1) if skeleton_bvh is not None else load_template()
+    clip = read_bvh(skeleton_bvh, end_frame=1) if skeleton_bvh is not None else skeleton_template()
     skel = clip.skeleton
     names = list(first.joint_names)
     stream: list[str] = []

@@ -23,8 +23,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 from harnets_core.errors import ConfigError, DatasetError
+from harnets_core.formats.bvh import BvhClip, read_bvh
 
 __all__ = [
+    "SKELETON_TEMPLATE",
+    "skeleton_template",
+    "skeleton_template_text",
     "META_ACTIONS",
     "NO_ACTION_ID",
     "ActionLabel",
@@ -129,6 +133,24 @@ def _load_action_labels() -> tuple[ActionLabel, ...]:
 ACTION_LABELS: tuple[ActionLabel, ...] = _load_action_labels()
 """The 74 rows of InHARD's Action-Meta-action list (an action label can occur under two
 meta-actions, e.g. "Catch Fixation FIXT" under Picking left and Take component)."""
+
+
+SKELETON_TEMPLATE = "inhard_skeleton.bvh"
+"""The real InHARD skeleton (59 joints, one frame) shipped in ``harnets_core/data``: the
+hierarchy of the Perception Neuron suit, the template of synthetic data and of bags without one."""
+
+
+def skeleton_template_text() -> str:
+    """The text of :data:`SKELETON_TEMPLATE` (hierarchy and one frame of motion)."""
+    ref = resources.files("harnets_core") / "data" / SKELETON_TEMPLATE
+    return ref.read_text(encoding="utf-8")
+
+
+def skeleton_template() -> BvhClip:
+    """:data:`SKELETON_TEMPLATE` parsed (one frame)."""
+    ref = resources.files("harnets_core") / "data" / SKELETON_TEMPLATE
+    with resources.as_file(ref) as path:
+        return read_bvh(path)
 
 
 def action_labels_of(meta_action: int | str) -> tuple[str, ...]:

@@ -415,7 +415,7 @@ def write_session_bag(
     image_format: str = "compressed",
     jpeg_quality: int = 90,
     topics: Mapping[str, str] | None = None,
-    class_names: Sequence[str] | None = None,
+    class_names: Sequence[str],
     start_s: float = 0.0,
     end_s: float | None = None,
     ground_truth_rate_hz: float = 10.0,
@@ -439,7 +439,7 @@ def write_session_bag(
         image_format: ``compressed`` (JPEG CompressedImage, default: a raw full-HD mosaic is about
             6 MB a frame) or ``raw`` (rgb8 Image).
         topics: overrides of ``default_topics(image_format)`` (keys skeleton, image, ground_truth).
-        class_names: names by class id for the ground-truth probability vector; default InHARD's 14.
+        class_names: names by class id for the ground-truth probability vector (InHARD: its 14 meta-actions).
         start_s, end_s: session time range written, in seconds (end exclusive; None: to the end).
         ground_truth_rate_hz: periodic ground-truth rate (0: only at changes).
 
@@ -452,10 +452,6 @@ def write_session_bag(
     if unknown:
         raise BagError(f"{out_path}: unknown topic keys {sorted(unknown)} (skeleton, image, ground_truth)")
     names = {**default_topics(image_format), **(topics or {})}
-    if class_names is None:
-        from harnets_core.datasets.inhard import META_ACTIONS
-
-        class_names = META_ACTIONS
     class_names = list(class_names)
     class_ids = np.arange(len(class_names), dtype=np.int32)
 

@@ -32,7 +32,6 @@ import math
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
 
@@ -42,6 +41,9 @@ from harnets_core.formats import bvh
 from harnets_core.synth import render
 from harnets_core.errors import ConfigError, DatasetError
 from harnets_core.datasets.inhard import (
+    SKELETON_TEMPLATE,
+    skeleton_template,
+    skeleton_template_text,
     ANNOTATION_COLUMNS,
     META_ACTIONS,
     NO_ACTION_ID,
@@ -99,7 +101,6 @@ CLASS_DURATION_S: dict[int, tuple[float, float]] = {
 """Uniform range of segment durations per class in seconds, before the subject's speed
 factor; chosen so both the SA (< 3 s) and LA (>= 3 s) scenarios get data."""
 
-_TEMPLATE = "inhard_skeleton.bvh"
 
 VideoRenderer = Callable[..., object]
 """``render(clip, segments, out_path, fps=25)``: writes the 2x2 mosaic ``Online/RGB/<session>.mp4``
@@ -269,15 +270,12 @@ def load_template() -> bvh.BvhClip:
 
 
 def _template() -> _Template:
-    ref = resources.files("harnets_core") / "data" / _TEMPLATE
-    with resources.as_file(ref) as path:
-        clip = bvh.read_bvh(path)
-        text = Path(path).read_text(encoding="utf-8")
+    text = skeleton_template_text()
     cut = text.find("MOTION")
     if cut < 0:
-        raise DatasetError(f"{ref}: template has no MOTION section")
+        raise DatasetError(f"{SKELETON_TEMPLATE}: template has no MOTION section")
     header = text[:cut].replace("\r\n", "\n") + "MOTION\n"
-    return _Template(clip=clip, header=header)
+    return _Template(clip=skeleton_template(), header=header)
 
 
 # ----------------------------------------------------------------------------- motion
