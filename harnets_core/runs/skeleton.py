@@ -47,6 +47,8 @@ class SkeletonOptions:
     rate_hz: float = 30.0
     features: FeatureConfig = field(default_factory=FeatureConfig)
     short_policy: str = "pad"
+    windows: str = "stream"  # "stream": over whole sessions, newest-frame label; "segments": inside annotations
+    background: bool = True  # idle ("No action") as a class, from the unannotated time
 
 
 @dataclass
@@ -98,8 +100,16 @@ def prepare_skeleton(selection: DataSelection, options: SkeletonOptions, model_o
         window_s=options.window_s,
         rate_hz=options.rate_hz,
     )
-    train = skeleton_windows(selection, selection.train_sessions, pipeline, hop_s=options.hop_s, short_policy=options.short_policy)
-    val = skeleton_windows(selection, selection.val_sessions, pipeline, hop_s=options.hop_s, short_policy=options.short_policy)
+    timeline = None
+    if selection.layout == "online" and (options.windows == "stream" or options.background):
+        from harnets_core.datasets.stream_windows import timeline_training_windows
+
+        selection, train, val, timeline = timeline_training_windows(
+            selection, pipeline, hop_s=options.hop_s, mode=options.windows, background=options.background,
+            short_policy=options.short_policy)
+    else:
+        train = skeleton_windows(selection, selection.train_sessions, pipeline, hop_s=options.hop_s, short_policy=options.short_policy)
+        val = skeleton_windows(selection, selection.val_sessions, pipeline, hop_s=options.hop_s, short_policy=options.short_policy)
     config = normalized_lstm_config(pipeline, train, val, len(selection.class_ids), model_options)
     meta = {
         "model_type": "skeleton_lstm",
@@ -113,6 +123,8 @@ def prepare_skeleton(selection: DataSelection, options: SkeletonOptions, model_o
         "skeleton": skeleton_meta(first.skeleton, first.frame_time_s),
         "data": selection.to_dict(),
     }
+    if timeline is not None:
+        meta["timeline"] = timeline  # online segmentation filter + forecaster (streaming.segmentation)
     return Prepared(LSTMClassifier(config), train, val, meta, selection)
 
 
