@@ -70,6 +70,8 @@ def _add_skeleton_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--short-policy", default="pad", choices=["pad", "drop"], help="segments shorter than a window: edge-pad or drop")
     g.add_argument("--windows", default="stream", choices=["stream", "segments"],
                    help="training windows: over whole sessions labelled by their newest frame (stream), or inside annotated segments")
+    g.add_argument("--train-hop-s", type=float, default=None,
+                   help="seconds between training windows (default: --hop-s; the stream always uses --hop-s)")
     g.add_argument("--no-background", action="store_true", help="leave idle (No action, the unannotated time) out of the classes")
 
 
@@ -239,7 +241,8 @@ def _skeleton_options(args: argparse.Namespace) -> Any:
         feats = FeatureConfig.from_dict({**feats.to_dict(), **overrides})
     return SkeletonOptions(window_s=args.window_frames * BVH_FRAME_TIME_S, hop_s=args.hop_s, rate_hz=args.rate_hz,
                            features=feats, short_policy=args.short_policy,
-                           windows=getattr(args, "windows", "stream"), background=not getattr(args, "no_background", False))
+                           windows=getattr(args, "windows", "stream"), background=not getattr(args, "no_background", False),
+                           train_hop_s=getattr(args, "train_hop_s", None))
 
 
 def _print_metrics(title: str, metrics: dict[str, Any]) -> None:

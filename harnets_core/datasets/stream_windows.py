@@ -186,17 +186,20 @@ def timeline_training_windows(
     mode: str = "stream",
     background: bool = True,
     short_policy: str = "pad",
+    train_hop_s: float | None = None,
 ) -> tuple[DataSelection, StreamWindowSet, StreamWindowSet, dict]:
     """Both splits' windows for a model that runs on the stream: ``(selection with the idle
     class when background, train, val, timeline meta)``. The timeline meta (segmentation filter
     and forecaster, :func:`harnets_core.streaming.segmentation.fit_timeline_meta`) is learned
-    from the TRAIN sessions' label runs only."""
+    from the TRAIN sessions' label runs only. ``hop_s`` is the streaming hop (the filter steps
+    once per ``hop_s``; validation windows use it); ``train_hop_s`` (default ``hop_s``) spaces the
+    training windows (smaller: more, overlapping windows)."""
     from harnets_core.streaming.segmentation import fit_timeline_meta
 
     chosen = with_background(selection) if background else selection
-    kwargs = dict(hop_s=hop_s, background=background, mode=mode, short_policy=short_policy)
-    train = stream_windows(chosen, chosen.train_sessions, pipeline, **kwargs)
-    val = stream_windows(chosen, chosen.val_sessions, pipeline, **kwargs)
+    kwargs = dict(background=background, mode=mode, short_policy=short_policy)
+    train = stream_windows(chosen, chosen.train_sessions, pipeline, hop_s=train_hop_s or hop_s, **kwargs)
+    val = stream_windows(chosen, chosen.val_sessions, pipeline, hop_s=hop_s, **kwargs)
     runs = [r for r in train.runs if background or r.class_id != NO_ACTION_ID]
     timeline = fit_timeline_meta(runs, chosen.class_ids, hop_s)
     timeline.update({"windows": mode, "background": background,

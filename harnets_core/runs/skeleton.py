@@ -49,6 +49,7 @@ class SkeletonOptions:
     short_policy: str = "pad"
     windows: str = "stream"  # "stream": over whole sessions, newest-frame label; "segments": inside annotations
     background: bool = True  # idle ("No action") as a class, from the unannotated time
+    train_hop_s: float | None = None  # hop between TRAINING windows (default hop_s; streaming always uses hop_s)
 
 
 @dataclass
@@ -106,7 +107,7 @@ def prepare_skeleton(selection: DataSelection, options: SkeletonOptions, model_o
 
         selection, train, val, timeline = timeline_training_windows(
             selection, pipeline, hop_s=options.hop_s, mode=options.windows, background=options.background,
-            short_policy=options.short_policy)
+            short_policy=options.short_policy, train_hop_s=options.train_hop_s)
     else:
         train = skeleton_windows(selection, selection.train_sessions, pipeline, hop_s=options.hop_s, short_policy=options.short_policy)
         val = skeleton_windows(selection, selection.val_sessions, pipeline, hop_s=options.hop_s, short_policy=options.short_policy)
@@ -202,8 +203,17 @@ def evaluate_run(model_path: str | Path, data_root: str | Path, out_dir: str | P
         windows = frame_windows_for_model(loaded, selection, eval_sessions)
     else:
         pipeline = pipeline_from_meta(meta)
-        windows = skeleton_windows(selection, eval_sessions, pipeline, hop_s=float(meta.window["hop_s"]),
-                                   short_policy=meta.window.get("short_policy", "pad"))
+        timeline = meta.get("timeline") or {}
+        if timeline.get("windows") and selection.layout == "online":  # the windows it was trained on (stream, idle)
+            from harnets_core.datasets.stream_windows import stream_windows, with_background
+
+            background = bool(timeline.get("background"))
+            windows = stream_windows(with_background(selection) if background else selection, eval_sessions, pipeline,
+                                     hop_s=float(meta.window["hop_s"]), background=background, mode=timeline["windows"],
+                                     short_policy=meta.window.get("short_policy", "pad"))
+        else:
+            windows = skeleton_windows(selection, eval_sessions, pipeline, hop_s=float(meta.window["hop_s"]),
+                                       short_policy=meta.window.get("short_policy", "pad"))
         windows.x = pipeline.normalizer(windows.x).astype(np.float32) if pipeline.normalizer else windows.x
     metrics = evaluate_arrays(loaded, windows, None, out_dir)
     metrics["model_id"] = model_id(model_path)
