@@ -65,7 +65,7 @@ def test_filter_round_trips_and_checks_its_classes():
 def test_next_activity_uses_the_history():
     model = fit_forecast(_procedure_runs(), IDS)
     # first order after A: B and C equally often; second order knows
-    assert model.first[1] == {2: 10, 3: 9} or model.first[1][2] >= model.first[1][3]
+    assert abs(model.first[1][2] - model.first[1][3]) <= 1
     assert max(model.next_distribution([2, 1]), key=model.next_distribution([2, 1]).get) == 3
     assert max(model.next_distribution([3, 1]), key=model.next_distribution([3, 1]).get) == 2
     again = ForecastModel.from_dict(model.to_dict())
@@ -73,13 +73,10 @@ def test_next_activity_uses_the_history():
 
 
 def test_remaining_time_quantiles_and_the_forecaster():
-    runs = _runs([(0, 1.0)] + [(1, d) for d in (2.0, 4.0, 6.0, 8.0)] * 1 + [(0, 1.0)])
-    # runs of one class in a row merge into one run in real data; here durations are separate samples
     model = ForecastModel(class_ids=IDS, durations_s={1: [2.0, 4.0, 6.0, 8.0]}, first={}, second={}, unigram={1: 1})
     p10, p50, p90 = model.remaining(1, 3.0)  # durations longer than 3 s: 4, 6, 8 -> left 1, 3, 5
     assert p50 == pytest.approx(3.0) and p10 < p50 < p90
     assert model.remaining(1, 9.0) == (0.0, 0.0, 0.0)  # overdue
-    assert runs  # (built only to show the run type)
     fc = Forecaster(fit_forecast(_procedure_runs(), IDS))
     ns = 1_000_000_000
     for k, cid in enumerate([1] * 8 + [2] * 4 + [1] * 3):
