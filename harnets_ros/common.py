@@ -83,6 +83,30 @@ def prediction_to_msg(prediction: Any, frame_id: str, latency_ms: float) -> Acti
     return msg
 
 
+def forecast_to_msg(prediction: Any, frame_id: str) -> Any:
+    """harnets/ActivityForecast from a Prediction's ``forecast`` (None when it has none)."""
+    from harnets.msg import ActivityForecast
+    from harnets_core.datasets.inhard import META_ACTIONS
+
+    f = prediction.forecast
+    if f is None:
+        return None
+    name = {int(i): n for i, n in zip(prediction.class_ids, prediction.class_names)}
+    msg = ActivityForecast()
+    msg.header.stamp = ns_to_time(f.stamp_ns)
+    msg.header.frame_id = frame_id
+    msg.source = prediction.source
+    msg.model_id = prediction.model_id
+    msg.current_class_id = int(f.current_id)
+    msg.current_label = name.get(int(f.current_id), META_ACTIONS[f.current_id] if 0 <= f.current_id < len(META_ACTIONS) else "")
+    msg.elapsed_s = float(f.elapsed_s)
+    msg.remaining_p10_s, msg.remaining_p50_s, msg.remaining_p90_s = (float(x) for x in f.remaining_s)
+    msg.next_class_ids = [int(i) for i in f.next_ids]
+    msg.next_class_names = [name.get(int(i), "") for i in f.next_ids]
+    msg.next_probabilities = [float(p) for p in f.next_probabilities]
+    return msg
+
+
 @dataclass
 class Diagnostics:
     """Counters and timings of one node, published on /diagnostics at 1 Hz.

@@ -80,6 +80,16 @@ def run_demo(args: Any) -> int:
         o, l_ = offline.get(src, {}), live[src]
         lat = (l_.get("latency") or {}).get("p95_ms")
         print(f"{src:<10}{_acc(o):>12}{_acc(l_):>10}{_f1(o):>16}{_f1(l_):>13}{(f'{lat:.1f} ms' if lat else '-'):>18}")
+    for src, m in offline.items():  # idle and anticipation (models trained with the stream timeline)
+        whole, fc = m.get("all_time") or {}, m.get("forecast") or {}
+        if whole:
+            print(f"{src}: all time (idle included) accuracy {whole['frame']['accuracy']:.3f}, "
+                  f"idle recall {whole.get('idle_recall') or 0:.3f}, edit {whole['edit']:.1f}")
+        nxt, rem = fc.get("next_activity") or {}, fc.get("remaining_time") or {}
+        if nxt.get("accuracy") is not None:
+            print(f"{src}: forecast next activity {nxt['accuracy']:.3f} (majority transition "
+                  f"{nxt['majority_transition_accuracy']:.3f}); remaining-time MAE "
+                  f"{rem.get('mae_s') or 0:.2f} s (mean duration {rem.get('mean_duration_baseline_mae_s') or 0:.2f} s)")
     print(f"reports: {out / 'replay_live' / 'report.md'} and {out / 'replay_offline' / 'report.md'}")
     print(f"training reports: {skeleton / 'report'} and {rgb / 'report'}")
     return 0

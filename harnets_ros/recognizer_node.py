@@ -19,7 +19,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 
 from harnets.msg import Activity
 from harnets_core.errors import HarnetsError, StreamError
-from harnets_ros.common import RESULT_QOS, Diagnostics, declare, prediction_to_msg, sensor_qos
+from harnets_ros.common import RESULT_QOS, Diagnostics, declare, forecast_to_msg, prediction_to_msg, sensor_qos
 
 __all__ = ["RecognizerNode"]
 
@@ -36,6 +36,8 @@ class RecognizerNode(LifecycleNode):
         self.model_path = declare(self, "model_path", "", "Model file (.safetensors) written by `harnets train`.")
         self.input_topic = declare(self, "input_topic", self.default_input, "Topic of the sensor input.")
         self.output_topic = declare(self, "output_topic", "activity", "Topic of the harnets/Activity output.")
+        self.forecast_topic = declare(self, "forecast_topic", "activity/forecast",
+                                      "Topic of the harnets/ActivityForecast output (models with a forecaster; empty: none).")
         self.hop_s = declare(self, "hop_s", 0.0, "Seconds of sensor time between two predictions; 0: the model's training hop.")
         self.max_gap_s = declare(self, "max_gap_s", 0.5, "A gap in sensor stamps longer than this (or a stamp going backwards) restarts the window.")
         self.queue_size = declare(self, "queue_size", 256, "Messages held between ingest and inference; older ones are dropped (counted).")
@@ -55,6 +57,7 @@ class RecognizerNode(LifecycleNode):
         self._queue: deque = deque(maxlen=max(1, int(self.queue_size)))
         self.recognizer: Any = None
         self._pub = None
+        self._forecast_pub = None
         self._sub = None
         self._timer = None
 
@@ -77,6 +80,10 @@ class RecognizerNode(LifecycleNode):
             self.diag.error(f"configure failed: {err}")
             return TransitionCallbackReturn.FAILURE
         self._pub = self.create_lifecycle_publisher(Activity, self.output_topic, RESULT_QOS)
+        if self.forecast_topic and getattr(self.recognizer, "forecaster", None) is not None:
+            from harnets.msg import ActivityForecast
+
+            self._forecast_pub = self.create_lifecycle_publisher(ActivityForecast, self.forecast_topic, RESULT_QOS)
         self.get_logger().info(
             f"loaded {self.recognizer.model_id} ({self.recognizer.source}, "
             f"{len(self.recognizer.class_names)} classes); input {self.input_topic}"
@@ -99,6 +106,9 @@ class RecognizerNode(LifecycleNode):
         if self._pub is not None:
             self.destroy_publisher(self._pub)
             self._pub = None
+        if self._forecast_pub is not None:
+            self.destroy_publisher(self._forecast_pub)
+            self._forecast_pub = None
         self.recognizer = None
         return TransitionCallbackReturn.SUCCESS
 
@@ -144,6 +154,8 @@ class RecognizerNode(LifecycleNode):
             latency_ms = (time.monotonic_ns() - received_ns) / 1e6
             self._pub.publish(prediction_to_msg(prediction, self.frame_id or frame_id, latency_ms))
             self.diag.count("published")
+            if self._forecast_pub is not None and getattr(prediction, "forecast", None) is not None:
+                self._forecast_pub.publish(forecast_to_msg(prediction, self.frame_id or frame_id))
             self.diag.latencies_ms.append(latency_ms)
 
     def _publish_diagnostics(self) -> None:

@@ -41,7 +41,8 @@ def synth_root(tmp_path_factory) -> Path:
 
 
 def build_skeleton_model(path: Path, clip_path: Path = REAL_CLIP, *, classes=("Consult sheets", "Assemble system"),
-                         class_ids=(1, 11), window_frames: int = 60, hop_s: float = 0.1, seed: int = 0) -> Path:
+                         class_ids=(1, 11), window_frames: int = 60, hop_s: float = 0.1, seed: int = 0,
+                         timeline: dict | None = None) -> Path:
     """An untrained (random-weight) skeleton LSTM model file for the real 59-joint skeleton,
     normalizer fitted on the real clip: a real model file for plumbing tests."""
     import torch
@@ -69,12 +70,30 @@ def build_skeleton_model(path: Path, clip_path: Path = REAL_CLIP, *, classes=("C
         "window": {"window_s": window_s, "hop_s": hop_s, "rate_hz": 30.0, "length": pipeline.length},
         "skeleton": skeleton_meta(clip.skeleton, clip.frame_time_s),
     }
+    if timeline is not None:  # segmentation filter + forecaster (harnets_core.streaming.segmentation)
+        meta["timeline"] = timeline
     return save_model(path, LSTMClassifier(config), meta)
 
 
 @pytest.fixture(scope="session")
 def untrained_skeleton_model(tmp_path_factory) -> Path:
     return build_skeleton_model(tmp_path_factory.mktemp("models") / "skeleton_untrained.safetensors")
+
+
+@pytest.fixture(scope="session")
+def forecasting_skeleton_model(tmp_path_factory) -> Path:
+    """An untrained skeleton model with idle as a class and a segmentation filter + forecaster
+    learned from a hand-made label sequence (Consult 3 s, Assemble 5 s, idle 1 s, repeated)."""
+    from harnets_core.datasets.stream_windows import SessionRun
+    from harnets_core.streaming.segmentation import fit_timeline_meta
+
+    runs, t = [], 0.0
+    for cid, dur in [(1, 3.0), (11, 5.0), (0, 1.0)] * 4:
+        runs.append(SessionRun("S", cid, t, dur))
+        t += dur
+    return build_skeleton_model(tmp_path_factory.mktemp("models") / "forecasting.safetensors",
+                                classes=("No action", "Consult sheets", "Assemble system"), class_ids=(0, 1, 11),
+                                timeline=fit_timeline_meta(runs, [0, 1, 11], 0.1))
 
 
 @pytest.fixture(scope="session")

@@ -85,6 +85,11 @@ def _add_skeleton_args(p: argparse.ArgumentParser) -> None:
                    help="'body' (every joint but the fingers, by name patterns that work across BVH exporters), "
                         "'all', or a comma-separated list of joint names")
     g.add_argument("--short-policy", default="pad", choices=["pad", "drop"], help="segments shorter than a window: edge-pad or drop")
+    g.add_argument("--windows", default="stream", choices=["stream", "segments"],
+                   help="training windows: over whole sessions labelled by their newest frame (stream), or inside annotated segments")
+    g.add_argument("--train-hop-s", type=float, default=None,
+                   help="seconds between training windows (default: --hop-s; the stream always uses --hop-s)")
+    g.add_argument("--no-background", action="store_true", help="leave idle (No action, the unannotated time) out of the classes")
 
 
 def build_parser() -> argparse.ArgumentParser:

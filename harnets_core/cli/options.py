@@ -63,7 +63,8 @@ def skeleton_options(args: argparse.Namespace) -> SkeletonOptions:
     if overrides:
         feats = FeatureConfig.from_dict({**feats.to_dict(), **overrides})
     return SkeletonOptions(window_s=args.window_frames * BVH_FRAME_TIME_S, hop_s=args.hop_s, rate_hz=args.rate_hz,
-                           features=feats, short_policy=args.short_policy)
+                           features=feats, short_policy=args.short_policy, windows=args.windows,
+                           background=not args.no_background, train_hop_s=args.train_hop_s)
 
 
 # `harnets train rgb|pose` and `harnets sweep --modality rgb` name two options differently

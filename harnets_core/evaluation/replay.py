@@ -118,7 +118,20 @@ def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: s
     if fusion and len(recognizers) > 1:
         predictions["fusion"] = fuse_offline(predictions)
     end_s = (last_stamp_ns - BAG_START_NS) / 1e9
-    metrics = score_timed(to_timed(predictions), gt_stream, out_dir, end_s=end_s, title=f"offline replay of {bag.name}")
+    timed = to_timed(predictions)
+    forecasts, forecast_models = {}, {}
+    for src, rec in recognizers.items():
+        if rec.segmenter is not None:  # the same windows without the segmentation filter, for comparison
+            timed[f"{src}_unfiltered"] = [
+                TimedLabel((p.stamp_ns - BAG_START_NS) / 1e9, int(p.class_ids[int(np.argmax(p.raw_probabilities))]),
+                           float(np.max(p.raw_probabilities)))
+                for p in predictions[src]
+            ]
+        if rec.forecaster is not None:
+            forecasts[src] = [((p.stamp_ns - BAG_START_NS) / 1e9, p.forecast) for p in predictions[src]]
+            forecast_models[src] = rec.forecaster.model
+    metrics = score_timed(timed, gt_stream, out_dir, end_s=end_s, title=f"offline replay of {bag.name}",
+                          forecasts=forecasts, forecast_models=forecast_models)
     metrics["invalid_messages"] = invalid
     return metrics
 
@@ -153,14 +166,27 @@ def score_timed(
     end_s: float,
     latencies: Mapping[str, list[float]] | None = None,
     title: str = "replay",
+    forecasts: Mapping[str, list[tuple[float, Any]]] | None = None,
+    forecast_models: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Frame-wise and segment-level scores of each source against the ground-truth stream;
-    writes the report folder (report.md, metrics.json, timeline.png, confusion matrices)."""
+    writes the report folder (report.md, metrics.json, timeline.png, confusion matrices).
+    Each source also gets ``all_time`` scores (idle filled in, harnets_core.evaluation.stream_metrics)
+    and, with ``forecasts`` (source -> ``(stamp_s, Forecast)``) and their ``forecast_models``,
+    ``forecast`` scores."""
+    from harnets_core.evaluation.stream_metrics import all_time_metrics, forecast_metrics, write_stream_report
+
     if not gt_stream:
         raise BagError("the bag has no ground-truth Activity messages (source 'ground_truth')")
     gt = segments_from_stream(gt_stream, end_s=end_s)
     results = write_timeline_report(out_dir, gt, timed, list(META_ACTIONS), latencies_by_source=latencies, title=title)
     summary = {src: _as_dict(m) for src, m in results.items()}
+    class_ids = list(range(len(META_ACTIONS)))
+    for src in summary:
+        summary[src]["all_time"] = all_time_metrics(gt, timed[src], class_ids, end_s=end_s)
+        if forecasts and src in forecasts and forecast_models and src in forecast_models:
+            summary[src]["forecast"] = forecast_metrics(gt, forecasts[src], forecast_models[src])
+    write_stream_report(out_dir, summary, forecasts or {}, gt, end_s)
     Path(out_dir, "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     return {"sources": summary, "out_dir": str(out_dir), "n_gt_segments": len(gt)}
 
@@ -174,8 +200,27 @@ def _as_dict(metrics: Any) -> dict[str, Any]:
 
 
 def print_headline(metrics: Mapping[str, Any], out_dir: str | Path) -> None:
-    """One line per source: frame accuracy, macro-F1, F1@0.5, detection delay, latency."""
+    """One line per source: frame accuracy, macro-F1, F1@0.5, detection delay, latency (labeled
+    time), then the all-time and forecast scores when present."""
     for src, m in metrics["sources"].items():
+        whole = m.get("all_time")
+        if whole:
+            f1w = (whole.get("segment_f1") or {}).get("0.5", {}).get("f1", 0.0)
+            med = (whole.get("delay") or {}).get("median_s")
+            idle = whole.get("idle_recall")
+            print(f"{src:<9}  all time: frame accuracy {whole['frame']['accuracy']:.3f}  macro-F1 {whole['frame']['macro_f1']:.3f}"
+                  f"  F1@0.5 {f1w:.3f}  edit {whole['edit']:.1f}"
+                  + (f"  median delay {med:.2f} s" if med is not None else "")
+                  + (f"  idle recall {idle:.3f}" if idle is not None else ""))
+        fc = m.get("forecast")
+        if fc:
+            nxt, rem = fc["next_activity"], fc["remaining_time"]
+            if nxt["accuracy"] is not None:
+                print(f"{src:<9}  forecast: next activity {nxt['accuracy']:.3f} (majority transition "
+                      f"{nxt['majority_transition_accuracy']:.3f}, uniform {nxt['uniform_accuracy']:.3f}, "
+                      f"{nxt['n_transitions']} transitions)"
+                      + (f"  remaining-time MAE {rem['mae_s']:.2f} s (mean duration {rem['mean_duration_baseline_mae_s']:.2f} s)"
+                         if rem["mae_s"] is not None else ""))
         frame = m.get("frame") or {}
         f1_50 = (m.get("segment_f1") or {}).get("0.5", {}).get("f1")
         delay = m.get("delay") or {}
@@ -187,5 +232,5 @@ def print_headline(metrics: Mapping[str, Any], out_dir: str | Path) -> None:
             parts.append(f"detection delay {delay['mean_s']:.2f} s (missed {100 * delay.get('miss_rate', 0):.0f} %)")
         if latency.get("p95_ms") is not None:
             parts.append(f"latency p95 {latency['p95_ms']:.1f} ms")
-        print("  ".join(parts))
+        print(f"{'':<9}  labeled time: " + "  ".join(parts[1:]) if m.get("all_time") else "  ".join(parts))
     print(f"report: {Path(out_dir) / 'report.md'}")

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from harnets_core.datasets.frames import default_cache, frame_windows
+from harnets_core.datasets.stream_windows import stream_windows, with_background
 from harnets_core.datasets.selection import DataSelection, WindowSet, select_data, skeleton_windows
 from harnets_core.errors import ConfigError
 from harnets_core.evaluation.metrics import baselines, compute_metrics, write_report
@@ -60,8 +61,15 @@ def evaluate_run(model_path: str | Path, data_root: str | Path, out_dir: str | P
         windows = frame_windows_for_model(loaded, selection, eval_sessions)
     else:
         pipeline = pipeline_from_meta(meta)
-        windows = skeleton_windows(selection, eval_sessions, pipeline, hop_s=meta.hop_s,
-                                   short_policy=meta.short_policy)
+        timeline = meta.get("timeline") or {}
+        if timeline.get("windows") and selection.layout == "online":  # the windows it was trained on (stream, idle)
+            background = bool(timeline.get("background"))
+            windows = stream_windows(with_background(selection) if background else selection, eval_sessions, pipeline,
+                                     hop_s=meta.hop_s, background=background, mode=timeline["windows"],
+                                     short_policy=meta.short_policy)
+        else:
+            windows = skeleton_windows(selection, eval_sessions, pipeline, hop_s=meta.hop_s,
+                                       short_policy=meta.short_policy)
         windows.x = pipeline.normalizer(windows.x).astype(np.float32) if pipeline.normalizer else windows.x
     metrics = evaluate_arrays(loaded, windows, None, out_dir)
     metrics["model_id"] = model_id(model_path)

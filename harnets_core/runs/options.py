@@ -66,6 +66,9 @@ class SkeletonOptions:
     rate_hz: float = 30.0
     features: FeatureConfig = field(default_factory=FeatureConfig)
     short_policy: str = "pad"
+    windows: str = "stream"  # "stream": over whole sessions, newest-frame label; "segments": inside annotations
+    background: bool = True  # idle ("No action") as a class, from the unannotated time
+    train_hop_s: float | None = None  # hop between TRAINING windows (default hop_s; streaming always uses hop_s)
 
 
 @dataclass

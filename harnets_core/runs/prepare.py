@@ -10,6 +10,8 @@ import numpy as np
 import torch
 
 from harnets_core.datasets.frames import FrameWindowDataset, default_cache, frame_windows
+from harnets_core.datasets.inhard import NO_ACTION_ID
+from harnets_core.datasets.stream_windows import StreamWindowSet, stream_windows, with_background
 from harnets_core.datasets.selection import DataSelection, WindowSet, skeleton_windows
 from harnets_core.features.keypoints import extractor_from_settings
 from harnets_core.features.pipeline import FramePipeline, SkeletonPipeline, skeleton_meta
@@ -18,10 +20,11 @@ from harnets_core.formats.bvh import read_bvh
 from harnets_core.formats.video import FrameCache
 from harnets_core.models import CNNLSTM, CNNLSTMConfig, LSTMClassifier, LSTMConfig
 from harnets_core.models.modelfile import model_meta, window_meta
+from harnets_core.streaming.segmentation import fit_timeline_meta
 from harnets_core.runs.options import ModelOptions, PoseOptions, RgbOptions, SkeletonOptions
 from harnets_core.training.augment import WindowAugment
 
-__all__ = ["Prepared", "normalized_lstm_config", "prepare_skeleton", "prepare_rgb", "prepare_pose"]
+__all__ = ["Prepared", "normalized_lstm_config", "stream_training_windows", "prepare_skeleton", "prepare_rgb", "prepare_pose"]
 
 
 @dataclass
@@ -64,6 +67,34 @@ def normalized_lstm_config(pipeline: Any, train: WindowSet, val: WindowSet, num_
     )
 
 
+def stream_training_windows(
+    selection: DataSelection,
+    pipeline: SkeletonPipeline,
+    *,
+    hop_s: float,
+    mode: str = "stream",
+    background: bool = True,
+    short_policy: str = "pad",
+    train_hop_s: float | None = None,
+) -> tuple[DataSelection, StreamWindowSet, StreamWindowSet, dict]:
+    """Both splits' windows for a model that runs on the stream: ``(selection with the idle
+    class when background, train, val, timeline meta)``. The timeline meta (segmentation filter
+    and forecaster, :func:`harnets_core.streaming.segmentation.fit_timeline_meta`) is learned
+    from the TRAIN sessions' label runs only. ``hop_s`` is the streaming hop (the filter steps
+    once per ``hop_s``; validation windows use it); ``train_hop_s`` (default ``hop_s``) spaces the
+    training windows (smaller: more, overlapping windows)."""
+    chosen = with_background(selection) if background else selection
+    kwargs = dict(background=background, mode=mode, short_policy=short_policy)
+    train = stream_windows(chosen, chosen.train_sessions, pipeline, hop_s=train_hop_s or hop_s, **kwargs)
+    val = stream_windows(chosen, chosen.val_sessions, pipeline, hop_s=hop_s, **kwargs)
+    runs = [r for r in train.runs if background or r.class_id != NO_ACTION_ID]
+    timeline = fit_timeline_meta(runs, chosen.class_ids, hop_s)
+    timeline.update({"windows": mode, "background": background,
+                     "label_rule": "a window's label is the annotation at its newest frame" if mode == "stream"
+                     else "windows inside one run of a label"})
+    return chosen, train, val, timeline
+
+
 def prepare_skeleton(selection: DataSelection, options: SkeletonOptions, model_options: ModelOptions) -> Prepared:
     """Windows of both splits, the normalizer fitted on train, an untrained LSTM and its meta."""
     first = read_bvh(selection.template_bvh(), end_frame=1)
@@ -74,13 +105,21 @@ def prepare_skeleton(selection: DataSelection, options: SkeletonOptions, model_o
         window_s=options.window_s,
         rate_hz=options.rate_hz,
     )
-    train = skeleton_windows(selection, selection.train_sessions, pipeline, hop_s=options.hop_s, short_policy=options.short_policy)
-    val = skeleton_windows(selection, selection.val_sessions, pipeline, hop_s=options.hop_s, short_policy=options.short_policy)
+    timeline = None
+    if selection.layout == "online" and (options.windows == "stream" or options.background):
+        selection, train, val, timeline = stream_training_windows(
+            selection, pipeline, hop_s=options.hop_s, mode=options.windows, background=options.background,
+            short_policy=options.short_policy, train_hop_s=options.train_hop_s)
+    else:
+        train = skeleton_windows(selection, selection.train_sessions, pipeline, hop_s=options.hop_s, short_policy=options.short_policy)
+        val = skeleton_windows(selection, selection.val_sessions, pipeline, hop_s=options.hop_s, short_policy=options.short_policy)
     config = normalized_lstm_config(pipeline, train, val, len(selection.class_ids), model_options)
     window = window_meta(options.window_s, options.hop_s, options.rate_hz, pipeline.length,
                          raw_length=pipeline.raw_length, short_policy=options.short_policy)
     meta = _meta("skeleton_lstm", config.to_dict(), "skeleton", selection, pipeline.to_meta(), window,
                  skeleton=skeleton_meta(first.skeleton, first.frame_time_s))
+    if timeline is not None:
+        meta["timeline"] = timeline  # online segmentation filter + forecaster (streaming.segmentation)
     return Prepared(LSTMClassifier(config), train, val, meta, selection)
 
 

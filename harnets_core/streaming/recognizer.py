@@ -21,7 +21,9 @@ import torch
 from harnets_core.errors import ModelFileError, StreamError
 from harnets_core.models.modelfile import LoadedModel, check_skeleton, load_model, model_id
 from harnets_core.features.pipeline import FrameSampler, pipeline_from_meta
+from harnets_core.streaming.forecast import Forecast, forecaster_from_meta
 from harnets_core.streaming.predictions import TopClass
+from harnets_core.streaming.segmentation import filter_from_meta
 
 __all__ = [
     "Prediction",
@@ -42,7 +44,9 @@ class Prediction(TopClass):
     model_id: str
     class_names: tuple[str, ...]
     class_ids: tuple[int, ...]
-    probabilities: np.ndarray  # (K,) float32, sums to 1
+    probabilities: np.ndarray  # (K,) float32, sums to 1 (filtered when the model has a filter)
+    raw_probabilities: np.ndarray | None = None  # (K,) the window's own, before the filter
+    forecast: Forecast | None = None  # remaining time and next activity (models with a forecaster)
 
 
 class StreamingRecognizer:
@@ -62,6 +66,7 @@ class StreamingRecognizer:
         hop_s: float,
         max_gap_s: float,
         sampler: FrameSampler | None = None,
+        segmentation: bool = True,
     ) -> None:
         meta = loaded.meta
         self.model = loaded.model.eval()
@@ -74,6 +79,9 @@ class StreamingRecognizer:
         self.hop_ns = int(round(hop_s * 1e9))
         self.max_gap_ns = int(round(max_gap_s * 1e9))
         self.sampler = sampler
+        # online segmentation filter and forecaster stored with the model (None: plain windows)
+        self.segmenter = filter_from_meta(meta) if segmentation else None
+        self.forecaster = forecaster_from_meta(meta) if segmentation else None
         self._features: deque = deque(maxlen=self.length)
         self._stamps: deque = deque(maxlen=self.length)
         self._last_stamp_ns: int | None = None
@@ -88,6 +96,10 @@ class StreamingRecognizer:
         self._next_due_ns = None
         if self.sampler is not None:
             self.sampler.reset()
+        if getattr(self, "segmenter", None) is not None:
+            self.segmenter.reset()
+        if getattr(self, "forecaster", None) is not None:
+            self.forecaster.reset()
 
     def push(self, sample: Any, stamp_ns: int) -> Prediction | None:
         stamp_ns = int(stamp_ns)
@@ -110,7 +122,11 @@ class StreamingRecognizer:
             return None
         self._next_due_ns = stamp_ns + self.hop_ns
         window = np.stack(self._features)  # (T, D)
-        probs = self._infer(window)
+        raw = self._infer(window)
+        probs = raw if self.segmenter is None else self.segmenter.update(raw)
+        forecast = None
+        if self.forecaster is not None:
+            forecast = self.forecaster.update(self.class_ids[int(np.argmax(probs))], stamp_ns)
         self.stats["predictions"] += 1
         return Prediction(
             stamp_ns=stamp_ns,
@@ -120,6 +136,8 @@ class StreamingRecognizer:
             class_names=self.class_names,
             class_ids=self.class_ids,
             probabilities=probs,
+            raw_probabilities=raw,
+            forecast=forecast,
         )
 
     def warm_up(self) -> None:
@@ -137,7 +155,8 @@ class StreamingRecognizer:
 class SkeletonRecognizer(StreamingRecognizer):
     """SkeletonFrame values (C,) in the BVH channel order of the model's skeleton."""
 
-    def __init__(self, loaded: LoadedModel, *, model_id_: str, hop_s: float, max_gap_s: float) -> None:
+    def __init__(self, loaded: LoadedModel, *, model_id_: str, hop_s: float, max_gap_s: float,
+                 segmentation: bool = True) -> None:
         self.pipeline = pipeline_from_meta(loaded.meta)
         super().__init__(
             loaded,
@@ -146,6 +165,7 @@ class SkeletonRecognizer(StreamingRecognizer):
             length=self.pipeline.raw_length,
             hop_s=hop_s,
             max_gap_s=max_gap_s,
+            segmentation=segmentation,
         )
         self.reset()
         skel = loaded.meta.skeleton or {}
@@ -202,7 +222,8 @@ class FrameRecognizer(StreamingRecognizer):
     """RGB frames (H, W, 3) uint8: the CNN runs once per sampled frame, on arrival; the
     features are kept in the ring and the LSTM head runs every hop (rgb and pose models)."""
 
-    def __init__(self, loaded: LoadedModel, *, model_id_: str, hop_s: float, max_gap_s: float) -> None:
+    def __init__(self, loaded: LoadedModel, *, model_id_: str, hop_s: float, max_gap_s: float,
+                 segmentation: bool = True) -> None:
         self.pipeline = pipeline_from_meta(loaded.meta)
         super().__init__(
             loaded,
@@ -212,6 +233,7 @@ class FrameRecognizer(StreamingRecognizer):
             hop_s=hop_s,
             max_gap_s=max_gap_s,
             sampler=FrameSampler(self.pipeline.rate_hz),
+            segmentation=segmentation,
         )
 
     @torch.no_grad()
@@ -236,9 +258,11 @@ def load_recognizer(
     modality: str | None = None,
     hop_s: float | None = None,
     max_gap_s: float = 0.5,
+    segmentation: bool = True,
 ) -> StreamingRecognizer:
     """A streaming recognizer from a model file alone. `modality` (if given) must match the
-    file's; `hop_s` defaults to the model's training hop."""
+    file's; `hop_s` defaults to the model's training hop. `segmentation`: run the model file's
+    online segmentation filter and forecaster (when it has them) on the window probabilities."""
     if not str(path):
         raise ModelFileError("no model file given (parameter model_path is empty)")
     loaded = load_model(path)
@@ -248,7 +272,7 @@ def load_recognizer(
     hop = float(hop_s) if hop_s is not None else meta.hop_s
     mid = model_id(path)
     if meta.modality == "skeleton":
-        return SkeletonRecognizer(loaded, model_id_=mid, hop_s=hop, max_gap_s=max_gap_s)
+        return SkeletonRecognizer(loaded, model_id_=mid, hop_s=hop, max_gap_s=max_gap_s, segmentation=segmentation)
     if meta.modality in ("rgb", "pose"):
-        return FrameRecognizer(loaded, model_id_=mid, hop_s=hop, max_gap_s=max_gap_s)
+        return FrameRecognizer(loaded, model_id_=mid, hop_s=hop, max_gap_s=max_gap_s, segmentation=segmentation)
     raise ModelFileError(f"{path}: unknown modality {meta.modality!r}")

@@ -19,7 +19,9 @@ body size (root height and the per-joint position channels, i.e. the suit's cali
 lengths, scaled by 0.9 to 1.1; the file's OFFSETs stay the template's), speed (0.85 to 1.15)
 and amplitude (0.8 to 1.2); every segment jitters amplitude and phase; a slow sway and
 sensor noise run under everything. Pattern deltas vanish with zero slope at segment ends,
-so transitions are smooth; gaps between segments are idle ("No action").
+so transitions are smooth; gaps between segments are idle ("No action"). Activities follow
+an assembly procedure (:data:`ASSEMBLY_PROCEDURE`) with realistic variation (skipped and
+swapped steps, idle gaps), so the next activity can be anticipated as in InHARD.
 
 Determinism: everything derives from ``seed`` and the session / subject names through
 ``numpy.random.default_rng``; the same arguments write the same bytes.
@@ -59,6 +61,7 @@ __all__ = [
     "DEFAULT_SESSIONS",
     "DEFAULT_DURATION_S",
     "CLASS_DURATION_S",
+    "ASSEMBLY_PROCEDURE",
     "SynthSummary",
     "SessionMotion",
     "generate_dataset",
@@ -333,16 +336,56 @@ class _Plan(NamedTuple):
     end_s: float
 
 
+ASSEMBLY_PROCEDURE: tuple[int, ...] = (1, 2, 5, 11, 6, 11, 12, 9, 3, 11, 4, 10, 7, 8, 13)
+"""The assembly cycle a synthetic worker repeats, as meta-action ids (only the generated
+classes are kept, repeats that become adjacent merged): consult the sheets (1), turn them (2),
+pick a part in front (5) and assemble it (11), pick one on the left (6) and assemble it (11),
+take the subsystem (12), take a component (9) and the screwdriver (3), assemble (11), put the
+screwdriver (4) and the component (10) down, measure (7, 8), put the subsystem down (13).
+With the default classes: Consult, Turn, Pick front, Assemble, Pick left, Assemble, Take
+subsystem. What comes after "Assemble" depends on what came before it, as in a real procedure.
+
+Variation per cycle (what :func:`_plan_session` draws): each step is skipped with probability
+:data:`PROCEDURE_SKIP_P` (Turn sheets 0.3), two neighbouring steps swap with probability
+:data:`PROCEDURE_SWAP_P` (e.g. the two pickings), and after each action an idle gap of 0.5 to
+2 s follows with probability 0.45."""
+
+PROCEDURE_SKIP_P = 0.08
+PROCEDURE_SWAP_P = 0.15
+_OPTIONAL_STEPS = {2: 0.3}  # step -> skip probability (overrides PROCEDURE_SKIP_P)
+
+
+def _procedure_cycle(rng: np.random.Generator, classes: Sequence[int]) -> list[int]:
+    """One pass of :data:`ASSEMBLY_PROCEDURE` over ``classes`` with its random variation;
+    classes the procedure does not name are appended in id order."""
+    steps = [c for c in ASSEMBLY_PROCEDURE if c in classes] + [c for c in sorted(classes) if c not in ASSEMBLY_PROCEDURE]
+    steps = [c for c in steps if rng.random() >= _OPTIONAL_STEPS.get(c, PROCEDURE_SKIP_P)] or steps[:1]
+    n = 0
+    while n + 1 < len(steps):
+        if rng.random() < PROCEDURE_SWAP_P:
+            steps[n], steps[n + 1] = steps[n + 1], steps[n]
+            n += 2
+        else:
+            n += 1
+    return [c for i, c in enumerate(steps) if i == 0 or c != steps[i - 1]]
+
+
 def _plan_session(
     rng: np.random.Generator, classes: Sequence[int], duration_s: float, speed: float
 ) -> list[_Plan]:
-    """Alternate actions and (sometimes) No-action gaps from 0.5 s to duration_s - 0.3 s."""
+    """Cycles of the assembly procedure (:data:`ASSEMBLY_PROCEDURE`) with (sometimes) No-action
+    gaps, from 0.4-1.0 s to duration_s - 0.3 s; each session starts at a random step."""
     plans: list[_Plan] = []
     t = round(float(rng.uniform(0.4, 1.0)), 2)
     last = -1
+    queue = _procedure_cycle(rng, classes)
+    queue = queue[int(rng.integers(len(queue))):]
     while True:
-        choices = [c for c in classes if c != last] or list(classes)
-        cid = int(choices[rng.integers(len(choices))])
+        if not queue:
+            queue = _procedure_cycle(rng, classes)
+        cid = queue.pop(0)
+        if cid == last and len(set(classes)) > 1:
+            continue
         lo, hi = CLASS_DURATION_S[cid]
         dur = round(float(rng.uniform(lo, hi)) / speed, 2)
         if t + dur > duration_s - 0.3:

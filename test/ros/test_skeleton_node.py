@@ -163,3 +163,26 @@ def test_model_of_another_skeleton_is_rejected_at_the_first_message(recognizer, 
 
 def _status(array: DiagnosticArray) -> DiagnosticStatus:
     return array.status[0]
+
+
+def test_forecast_is_published_with_the_documented_fields(recognizer, ros_node, clip, forecasting_skeleton_model):
+    from harnets.msg import ActivityForecast
+
+    node = recognizer({"model_path": str(forecasting_skeleton_model), "input_topic": "skeleton",
+                       "output_topic": "activity/skeleton", "forecast_topic": "activity/forecast", "hop_s": 0.1})
+    forecasts = collect(ros_node, "activity/forecast", ActivityForecast)
+    publish_all(ros_node, node.pub, list(frames_of(clip)))
+    assert spin_until(ros_node, lambda: len(forecasts) >= 5 and len(node.activities) >= 5, 20.0), node.proc.log()
+    by_stamp = {time_to_ns(a.header.stamp): a for a in node.activities}
+    for f in forecasts:
+        activity = by_stamp.get(time_to_ns(f.header.stamp))
+        if activity is None:
+            continue  # its Activity not received yet
+        assert f.header.frame_id == "mocap" and f.source == "skeleton" and f.model_id == activity.model_id
+        assert f.current_class_id == activity.class_id and f.current_label == activity.label  # the filtered class
+        assert f.elapsed_s >= 0.0
+        assert 0.0 <= f.remaining_p10_s <= f.remaining_p50_s <= f.remaining_p90_s
+        assert len(f.next_class_names) == len(f.next_class_ids) == len(f.next_probabilities) > 0
+        assert set(f.next_class_ids) <= {1, 11} and abs(sum(f.next_probabilities) - 1.0) < 1e-4
+        assert list(f.next_probabilities) == sorted(f.next_probabilities, reverse=True)
+    assert any(time_to_ns(f.header.stamp) in by_stamp for f in forecasts)

@@ -26,8 +26,9 @@ def test_trained_model_beats_chance_and_majority_on_validation_sessions(trained_
 
 def test_model_file_describes_itself(trained_skeleton_run: Path):
     meta = read_meta(trained_skeleton_run / "model.safetensors")
-    assert meta.class_names == ["Consult sheets", "Picking left", "Assemble system"]
-    assert meta.class_ids == [1, 6, 11]
+    assert meta.class_names == ["No action", "Consult sheets", "Picking left", "Assemble system"]  # idle by default
+    assert meta.class_ids == [0, 1, 6, 11]
+    assert meta["timeline"]["windows"] == "stream" and set(meta["timeline"]) >= {"filter", "forecast"}
     assert set(meta.preprocessing) >= {"kind", "features", "normalizer"}
     assert meta.window["raw_length"] == 200 and meta.window["length"] == 50
     assert len(meta.skeleton["joint_names"]) == 59 and len(meta.skeleton["channel_names"]) == 354

@@ -117,13 +117,17 @@ def test_skeleton_sweep_writes_one_row_per_cell(skeleton_sweep: Path):
     assert len(table) == 4
 
 
-def test_skeleton_sweep_from_segmented_layout_matches_online(skeleton_root: Path, skeleton_sweep: Path, tmp_path: Path):
-    """The segmented clips are the online segments' frames: same windows, same seed, same result."""
-    out = tmp_path / "seg"
-    assert main(["sweep", "--data", str(skeleton_root), "--out", str(out), *TINY_GRID,
-                 *FAST_SKELETON, "--layout", "segmented", "--scenarios", "SA"]) == 0
-    seg = json.loads((out / "sweep.json").read_text())
-    online = [r for r in json.loads((skeleton_sweep / "sweep.json").read_text()) if r["scenario"] == "SA"]
+def test_skeleton_sweep_from_segmented_layout_matches_online(skeleton_root: Path, tmp_path: Path):
+    """The segmented clips are the online segments' frames: with segment windows and no idle
+    class (a clip has no time between activities), same windows, same seed, same result."""
+    segment_windows = [*TINY_GRID[:-4], "--scenarios", "SA", "--epochs", "2", "--device", "cpu", *FAST_SKELETON,
+                       "--windows", "segments", "--no-background"]
+    rows = {}
+    for layout in ("segmented", "online"):
+        out = tmp_path / layout
+        assert main(["sweep", "--data", str(skeleton_root), "--out", str(out), *segment_windows, "--layout", layout]) == 0
+        rows[layout] = json.loads((out / "sweep.json").read_text())
+    seg, online = rows["segmented"], rows["online"]
     assert len(seg) == 1 and seg[0]["layout"] == "segmented" and seg[0]["name"] == "IMU-SA"
     assert (seg[0]["n_train"], seg[0]["n_val"]) == (online[0]["n_train"], online[0]["n_val"])
     assert seg[0]["val_accuracy"] == pytest.approx(online[0]["val_accuracy"], abs=1e-6)

@@ -1,0 +1,137 @@
+"""Online segmentation: a causal HMM forward filter over the stream of window probabilities.
+
+The classifier scores each window on its own, so its top class flickers at transitions and
+on ambiguous windows. The filter keeps a belief over the current class and updates it once
+per window (no look-ahead, so it adds no delay beyond the window's own hop):
+
+    predict:  b'(j) = sum_i b(i) A(i, j)
+    correct:  b(j)  ∝ b'(j) * ((1 - eps) p(j | window) + eps / K) / prior(j) ** prior_power
+
+``A`` is learned from the training sessions' label runs (idle included): class ``i`` stays
+with probability ``exp(-hop_s / mean_duration_s(i))`` (a geometric duration with that mean)
+and otherwise moves to ``j`` with the frequency of the ``i -> j`` transitions in training
+(add-one smoothed). Dividing the classifier's posterior by the class prior turns it into a
+scaled likelihood (the hybrid HMM/ANN rule); ``eps`` keeps one over-confident window from
+locking the belief.
+
+The parameters live in the model file (meta key ``"timeline"``, :func:`fit_timeline_meta`),
+so the nodes, the fusion and the replay build the same filter from the file alone
+(:func:`filter_from_meta`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from harnets_core.errors import ConfigError
+from harnets_core.streaming.forecast import activity_sequences, fit_forecast
+
+__all__ = ["TIMELINE_META_KEY", "HmmFilter", "fit_filter", "filter_from_meta", "fit_timeline_meta"]
+
+TIMELINE_META_KEY = "timeline"
+"""Model-meta key holding ``{"filter": HmmFilter.to_dict(), "forecast": ForecastModel.to_dict()}``."""
+
+
+@dataclass
+class HmmFilter:
+    """Forward filter over K classes (``class_ids``, the model's order). ``transition`` (K, K):
+    row-stochastic, one step = ``hop_s`` seconds. ``prior`` (K,): fraction of training time per
+    class. Stateful: :meth:`update` once per window, :meth:`reset` on a gap."""
+
+    class_ids: list[int]
+    hop_s: float
+    transition: np.ndarray  # (K, K)
+    prior: np.ndarray  # (K,)
+    eps: float = 0.05
+    prior_power: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.transition = np.asarray(self.transition, dtype=np.float64)
+        self.prior = np.asarray(self.prior, dtype=np.float64)
+        k = len(self.class_ids)
+        if self.transition.shape != (k, k) or self.prior.shape != (k,):
+            raise ConfigError(f"HmmFilter: {k} classes but transition {self.transition.shape}, prior {self.prior.shape}")
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the belief (the next window starts from the class prior)."""
+        self._belief: np.ndarray | None = None
+
+    @property
+    def belief(self) -> np.ndarray | None:
+        return None if self._belief is None else self._belief.copy()
+
+    def update(self, probabilities: np.ndarray) -> np.ndarray:
+        """Fold in one window's class probabilities (K,); returns the filtered (K,) float32."""
+        p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+        k = len(self.class_ids)
+        if p.size != k:
+            raise ConfigError(f"HmmFilter.update: {p.size} probabilities for {k} classes")
+        lik = ((1.0 - self.eps) * p + self.eps / k) / np.power(self.prior, self.prior_power)
+        pred = self.prior if self._belief is None else self._belief @ self.transition
+        b = pred * lik
+        total = b.sum()
+        b = b / total if total > 0 and np.isfinite(total) else np.full(k, 1.0 / k)
+        self._belief = b
+        return b.astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "hmm", "class_ids": [int(c) for c in self.class_ids], "hop_s": float(self.hop_s),
+                "transition": self.transition.tolist(), "prior": self.prior.tolist(),
+                "eps": float(self.eps), "prior_power": float(self.prior_power)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HmmFilter:
+        unknown = set(data) - {"kind", "class_ids", "hop_s", "transition", "prior", "eps", "prior_power"}
+        if unknown or data.get("kind") != "hmm":
+            raise ConfigError(f"segmentation filter: kind {data.get('kind')!r}, unknown keys {sorted(unknown)}")
+        return cls(class_ids=[int(c) for c in data["class_ids"]], hop_s=float(data["hop_s"]),
+                   transition=np.asarray(data["transition"]), prior=np.asarray(data["prior"]),
+                   eps=float(data.get("eps", 0.05)), prior_power=float(data.get("prior_power", 1.0)))
+
+
+def fit_filter(runs: Sequence[Any], class_ids: Sequence[int], hop_s: float, *, eps: float = 0.05,
+               prior_power: float = 1.0) -> HmmFilter:
+    """Filter parameters from training label runs (objects with ``session``, ``class_id``,
+    ``duration_s``, in session order; see :class:`harnets_core.datasets.stream_windows.SessionRun`)."""
+    ids = [int(c) for c in class_ids]
+    k = len(ids)
+    index = {c: i for i, c in enumerate(ids)}
+    time_s = np.zeros(k)
+    counts = np.ones((k, k)) - np.eye(k)  # add-one smoothing of the switches
+    durations: list[list[float]] = [[] for _ in ids]
+    for chain in activity_sequences(runs):
+        for n, (cid, dur) in enumerate(chain):
+            if cid not in index:
+                continue
+            time_s[index[cid]] += dur
+            durations[index[cid]].append(dur)
+            if n + 1 < len(chain) and chain[n + 1][0] in index:
+                counts[index[cid], index[chain[n + 1][0]]] += 1
+    mean_s = np.array([np.mean(d) if d else 2.0 for d in durations])
+    stay = np.exp(-hop_s / np.maximum(mean_s, hop_s))  # (K,)
+    switch = counts / counts.sum(axis=1, keepdims=True)
+    transition = switch * (1.0 - stay)[:, None] + np.diag(stay)
+    prior = (time_s + 1e-3) / (time_s + 1e-3).sum()
+    return HmmFilter(class_ids=ids, hop_s=float(hop_s), transition=transition, prior=prior, eps=eps, prior_power=prior_power)
+
+
+def fit_timeline_meta(runs: Sequence[Any], class_ids: Sequence[int], hop_s: float) -> dict[str, Any]:
+    """What the model file stores under :data:`TIMELINE_META_KEY`: the filter and the forecaster."""
+    return {"filter": fit_filter(runs, class_ids, hop_s).to_dict(), "forecast": fit_forecast(runs, class_ids).to_dict()}
+
+
+def filter_from_meta(meta: Any) -> HmmFilter | None:
+    """The model file's filter (None when the file has none: a model trained before it existed).
+    ConfigError when its classes are not the model's."""
+    timeline = (meta.get(TIMELINE_META_KEY) if hasattr(meta, "get") else None) or {}
+    data = timeline.get("filter")
+    if not data:
+        return None
+    filt = HmmFilter.from_dict(data)
+    if list(filt.class_ids) != [int(c) for c in meta.get("class_ids")]:
+        raise ConfigError(f"segmentation filter classes {filt.class_ids} are not the model's {list(meta.get('class_ids'))}")
+    return filt
+
