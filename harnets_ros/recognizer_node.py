@@ -181,8 +181,9 @@ class RecognizerNode(LifecycleNode):
     def _on_lost(self, info: QoSMessageLostInfo) -> None:
         """The transport lost samples before they reached the node (e.g. too large for it)."""
         self.diag.count("lost", int(info.total_count_change))
-        self.get_logger().warn(f"{self.input_topic}: {info.total_count} message(s) lost by the transport so far "
-                               "(too large for it, or arriving faster than taken)", throttle_duration_sec=5.0)
+        # (rclpy identifies a throttled call site by its caller: warning() here, warn() below)
+        self.get_logger().warning(f"{self.input_topic}: {info.total_count} message(s) lost by the transport so far "
+                                  "(too large for it, or arriving faster than taken)", throttle_duration_sec=2.0)
 
     def _process(self) -> None:
         while self._queue:
