@@ -64,6 +64,8 @@ class ImageNode(RecognizerNode):
 
     def check(self, msg: Image | CompressedImage) -> None:
         check_image(msg, self.limits, f"topic {self.input_topic}: ")  # from the header: no decoding
+        if isinstance(msg, Image):  # encoding, step and data size: a view, no copy (a bad one counts even if not sampled)
+            image_to_numpy(msg, to_rgb=False, topic=self.input_topic)
 
     def convert(self, msg: Image | CompressedImage) -> np.ndarray:
         return image_to_numpy(msg, to_rgb=True, topic=self.input_topic)  # (H, W, 3) uint8 RGB
