@@ -4,6 +4,7 @@ Everything that is not ROS plumbing lives in harnets_core.
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ __all__ = [
     "SENSOR_QOS",
     "RESULT_QOS",
     "Diagnostics",
+    "PeriodicThread",
+    "WARN_COUNTERS",
     "declare",
     "ns_to_time",
     "time_to_ns",
@@ -107,21 +110,30 @@ def forecast_to_msg(prediction: Any, frame_id: str) -> Any:
     return msg
 
 
+# Counters whose growth in a period makes the level WARN: an input that was not used.
+WARN_COUNTERS = ("dropped", "invalid", "lost", "duplicate_stamps", "stamps_backwards")
+
+
 @dataclass
 class Diagnostics:
     """Counters and timings of one node, published on /diagnostics at 1 Hz.
 
-    Level: ERROR while the last `error` is newer than `error_hold_s`, WARN when messages
-    were dropped or rejected in the last period, OK otherwise.
+    Level: ERROR while a `fault` is set (a condition that lasts, e.g. a failed configure,
+    until `clear_fault`) or while the last `error` is newer than `error_hold_s`; WARN when
+    one of `warn_counters` grew in the last period (the message names them); OK otherwise,
+    with `ok_message`. Safe to publish from a thread other than the one counting (it reads
+    copies).
     """
 
     name: str
     hardware_id: str = "harnets"
     error_hold_s: float = 5.0
+    warn_counters: tuple[str, ...] = WARN_COUNTERS
     counters: dict[str, int] = field(default_factory=dict)
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=500))
     last_error: str = ""
     last_error_wall_s: float = 0.0
+    fault: str = ""
     _last_counters: dict[str, int] = field(default_factory=dict)
     _last_wall_s: float = field(default_factory=time.monotonic)
 
@@ -133,39 +145,74 @@ class Diagnostics:
         self.last_error = message
         self.last_error_wall_s = time.monotonic()
 
-    def status(self, extra: dict[str, Any] | None = None) -> DiagnosticStatus:
+    def set_fault(self, message: str) -> None:
+        """ERROR with `message` until `clear_fault` (also recorded as the last error)."""
+        self.error(message)
+        self.fault = message
+
+    def clear_fault(self) -> None:
+        self.fault = ""
+
+    def status(self, extra: dict[str, Any] | None = None, ok_message: str = "ok") -> DiagnosticStatus:
         now = time.monotonic()
         period_s = max(now - self._last_wall_s, 1e-9)
-        values = [KeyValue(key=k, value=str(v)) for k, v in sorted(self.counters.items())]
-        for key, value in sorted(self.counters.items()):
-            delta = value - self._last_counters.get(key, 0)
-            values.append(KeyValue(key=f"{key}_per_s", value=f"{delta / period_s:.2f}"))
-        if self.latencies_ms:
-            lat = sorted(self.latencies_ms)
+        counters = dict(self.counters)  # a copy: another thread may be counting
+        values = [KeyValue(key=k, value=str(v)) for k, v in sorted(counters.items())]
+        deltas = {key: max(0, value - self._last_counters.get(key, 0)) for key, value in counters.items()}
+        for key in sorted(counters):
+            values.append(KeyValue(key=f"{key}_per_s", value=f"{deltas[key] / period_s:.2f}"))
+        latencies = sorted(list(self.latencies_ms))
+        if latencies:
             for q in (50, 95, 99):
-                values.append(KeyValue(key=f"latency_p{q}_ms", value=f"{lat[min(len(lat) - 1, len(lat) * q // 100)]:.2f}"))
+                values.append(KeyValue(key=f"latency_p{q}_ms", value=f"{latencies[min(len(latencies) - 1, len(latencies) * q // 100)]:.2f}"))
         for key, value in (extra or {}).items():
             values.append(KeyValue(key=key, value=str(value)))
-        new_problems = sum(
-            self.counters.get(k, 0) - self._last_counters.get(k, 0) for k in ("dropped", "invalid")
-        )
-        if self.last_error and now - self.last_error_wall_s < self.error_hold_s:
+        problems = {key: deltas[key] for key in self.warn_counters if deltas.get(key, 0) > 0}
+        if self.fault:
+            level, message = DiagnosticStatus.ERROR, self.fault
+        elif self.last_error and now - self.last_error_wall_s < self.error_hold_s:
             level, message = DiagnosticStatus.ERROR, self.last_error
-        elif new_problems > 0:
-            level, message = DiagnosticStatus.WARN, f"{new_problems} message(s) dropped or invalid in the last {period_s:.1f} s"
+        elif problems:
+            named = ", ".join(f"{n} {key}" for key, n in problems.items())
+            level, message = DiagnosticStatus.WARN, f"inputs not used in the last {period_s:.1f} s: {named}"
         else:
-            level, message = DiagnosticStatus.OK, "ok"
+            level, message = DiagnosticStatus.OK, ok_message
         if self.last_error:
             values.append(KeyValue(key="last_error", value=self.last_error))
-        self._last_counters = dict(self.counters)
+        self._last_counters = counters
         self._last_wall_s = now
         return DiagnosticStatus(level=level, name=self.name, message=message, hardware_id=self.hardware_id, values=values)
 
-    def publish(self, node: Node, publisher: Any, extra: dict[str, Any] | None = None) -> None:
+    def publish(self, node: Node, publisher: Any, extra: dict[str, Any] | None = None, ok_message: str = "ok") -> None:
         array = DiagnosticArray()
         array.header.stamp = node.get_clock().now().to_msg()
-        array.status = [self.status(extra)]
+        array.status = [self.status(extra, ok_message)]
         publisher.publish(array)
+
+
+class PeriodicThread:
+    """Calls `fn()` every `period_s` seconds in its own daemon thread, outside the executor:
+    /diagnostics keeps coming while a callback holds the executor (a slow decode or model).
+    An exception from `fn` ends the thread (e.g. the context was shut down)."""
+
+    def __init__(self, fn: Callable[[], None], period_s: float, name: str = "harnets-periodic") -> None:
+        self._fn = fn
+        self._period_s = float(period_s)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._period_s):
+            try:
+                self._fn()
+            except Exception:  # noqa: BLE001 - the node is going away; nothing to report to
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
 
 
 def run_node(factory: Callable[..., Node], args: list[str] | None = None) -> None:
@@ -174,14 +221,18 @@ def run_node(factory: Callable[..., Node], args: list[str] | None = None) -> Non
     One thread: rclpy's MultiThreadedExecutor was measured to take in at most ~100 skeleton
     frames a second here (its per-callback overhead), the single-threaded one all 240 of a
     2x replay. Inference per hop costs a few ms (per-frame feature parts are cached), and
-    the input subscription's deep history holds what arrives meanwhile."""
+    the input subscription's deep history holds what arrives meanwhile. /diagnostics of the
+    recognizers comes from a thread of its own (PeriodicThread), not from this executor.
+    A node whose `finished` attribute turns true (a lifecycle node shut down) ends the process."""
     rclpy.init(args=args)
     node = None
     try:
         node = factory()
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        executor.spin()
+        # A lifecycle node sets `finished` on its shutdown transition: the process ends then.
+        while rclpy.ok() and not getattr(node, "finished", False):
+            executor.spin_once(timeout_sec=0.2)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

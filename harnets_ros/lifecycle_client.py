@@ -41,11 +41,15 @@ def get_state(node: Node, target: str, timeout_s: float = 10.0) -> str:
 
 
 def change_state(node: Node, target: str, transition: str, timeout_s: float = 30.0) -> bool:
-    """Trigger one transition ('configure', 'activate', ...); True when it succeeded."""
+    """Trigger one transition ('configure', 'activate', ...; others, e.g. 'shutdown', by
+    label); True when it succeeded."""
     client = node.create_client(ChangeState, f"{target}/change_state")
     try:
         request = ChangeState.Request()
-        request.transition.id = _IDS[transition]
+        if transition in _IDS:
+            request.transition.id = _IDS[transition]
+        else:
+            request.transition.label = transition
         return bool(_call(node, client, request, timeout_s).success)
     finally:
         node.destroy_client(client)

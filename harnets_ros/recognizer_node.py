@@ -1,10 +1,18 @@
 """Base lifecycle node of the recognizers: ingest apart from inference, Activity out.
 
-configure loads the model file (a missing or bad file makes configure fail with a clear
-message, reported on /diagnostics); activate subscribes. The subscription callback only
-stores the message (bounded queue, drops counted); a timer converts and pushes the queued
-samples through the core's streaming recognizer and publishes the predictions it returns.
-A bad message is logged, counted and reported; it never kills the node.
+configure reads the parameters (so that `ros2 param set` before a new configure takes
+effect) and loads the model file; any failure makes configure fail with the reason logged
+and an ERROR on /diagnostics that stays until a configure succeeds. activate subscribes.
+The subscription callback only stores the message (bounded queue, drops counted); a timer
+checks each queued message from its header (`check`: limits, layout), asks the core's
+streaming recognizer whether the sample is wanted (`admit`: duplicate stamps and rate
+sampling, before any decoding), converts it and publishes the predictions returned.
+A bad message is logged, counted and reported; it never kills the node. Samples the
+transport lost (the subscription's message_lost event) are counted as `lost`.
+
+/diagnostics is published at 1 Hz from a thread of its own, so it keeps coming while a
+slow input is handled; its `state` key is the lifecycle state. The shutdown transition
+ends the process (see common.run_node).
 """
 from __future__ import annotations
 
@@ -15,70 +23,105 @@ from typing import Any
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
+from rclpy.event_handler import QoSMessageLostInfo, SubscriptionEventCallbacks
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
 from harnets.msg import Activity
 from harnets_core.errors import HarnetsError, StreamError
-from harnets_ros.common import RESULT_QOS, Diagnostics, declare, forecast_to_msg, prediction_to_msg, sensor_qos
+from harnets_ros.common import RESULT_QOS, Diagnostics, PeriodicThread, declare, forecast_to_msg, prediction_to_msg, sensor_qos, time_to_ns
 
 __all__ = ["RecognizerNode"]
 
+# (name, default, description): declared at construction, read at each configure.
+PARAMETERS = [
+    ("model_path", "", "Model file (.safetensors) written by `harnets train`."),
+    ("input_topic", None, "Topic of the sensor input."),
+    ("output_topic", "activity", "Topic of the harnets/Activity output."),
+    ("forecast_topic", "activity/forecast", "Topic of the harnets/ActivityForecast output (models with a forecaster; empty: none)."),
+    ("hop_s", 0.0, "Seconds of sensor time between two predictions; 0: the model's training hop."),
+    ("max_gap_s", 0.5, "A gap in sensor stamps longer than this (or a stamp going backwards) restarts the window."),
+    ("queue_size", 256, "Messages held between ingest and inference; older ones are dropped (counted)."),
+    ("process_rate_hz", 100.0, "Rate of the inference loop that drains the queue, in Hz."),
+    ("frame_id", "", "frame_id of the output; empty: the input's frame_id."),
+    ("input_depth", None, "History depth of the (best-effort) input subscription."),
+    ("max_message_bytes", 64 * 1024 * 1024, "A message with more data bytes than this is rejected (counted invalid) before conversion."),
+]
+
+_OK_MESSAGES = {
+    "unconfigured": "unconfigured: no model loaded (configure to start)",
+    "inactive": "inactive: model loaded, not subscribed (activate to start)",
+    "active": "ok",
+    "finalized": "finalized: shut down",
+}
+
 
 class RecognizerNode(LifecycleNode):
-    """Subclasses set `msg_type`/`default_input` and implement `load(path)` and `convert(msg)`."""
+    """Subclasses set `msg_type`/`default_input` and implement `load(path)` and `convert(msg)`
+    (and may override `check(msg)`)."""
 
     msg_type: Any = None
     default_input = ""
     default_input_depth = 256  # 2 s of a 120 Hz skeleton stream
+    parameters = PARAMETERS  # a subclass adds its own
 
     def __init__(self, name: str, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
-        self.model_path = declare(self, "model_path", "", "Model file (.safetensors) written by `harnets train`.")
-        self.input_topic = declare(self, "input_topic", self.default_input, "Topic of the sensor input.")
-        self.output_topic = declare(self, "output_topic", "activity", "Topic of the harnets/Activity output.")
-        self.forecast_topic = declare(self, "forecast_topic", "activity/forecast",
-                                      "Topic of the harnets/ActivityForecast output (models with a forecaster; empty: none).")
-        self.hop_s = declare(self, "hop_s", 0.0, "Seconds of sensor time between two predictions; 0: the model's training hop.")
-        self.max_gap_s = declare(self, "max_gap_s", 0.5, "A gap in sensor stamps longer than this (or a stamp going backwards) restarts the window.")
-        self.queue_size = declare(self, "queue_size", 256, "Messages held between ingest and inference; older ones are dropped (counted).")
-        self.process_rate_hz = declare(self, "process_rate_hz", 100.0, "Rate of the inference loop that drains the queue, in Hz.")
-        self.frame_id = declare(self, "frame_id", "", "frame_id of the output; empty: the input's frame_id.")
-        self.input_depth = declare(self, "input_depth", self.default_input_depth, "History depth of the (best-effort) input subscription.")
+        defaults = {"input_topic": self.default_input, "input_depth": self.default_input_depth}
+        for pname, default, description in self.parameters:
+            declare(self, pname, defaults.get(pname, default), description)
+        self.read_parameters()
         # Ingest and inference in separate callback groups, ready for a multi-threaded
         # executor (run_node uses one thread: see there).
         self._ingest_group = MutuallyExclusiveCallbackGroup()
         self._process_group = MutuallyExclusiveCallbackGroup()
         self.diag = Diagnostics(self.get_fully_qualified_name())
+        self.lifecycle_state = "unconfigured"
+        self.finished = False  # the shutdown transition ends the process (common.run_node)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        # Compute and reporting run on the steady clock: with use_sim_time and no /clock yet,
-        # the node still drains its queue and reports.
+        # Compute runs on the steady clock: with use_sim_time and no /clock yet, the node still
+        # drains its queue. Diagnostics come from their own thread (not blocked by a slow input).
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
-        self._diag_timer = self.create_timer(1.0, self._publish_diagnostics, clock=self._steady)
         self._queue: deque = deque(maxlen=max(1, int(self.queue_size)))
         self.recognizer: Any = None
         self._pub = None
         self._forecast_pub = None
         self._sub = None
         self._timer = None
+        self._diag_thread = PeriodicThread(self._publish_diagnostics, 1.0, name=f"{name}-diagnostics")
+
+    def read_parameters(self) -> None:
+        """The parameters' current values as attributes (at construction and each configure)."""
+        for pname, _, _ in self.parameters:
+            setattr(self, pname, self.get_parameter(pname).value)
 
     # ----------------------------------------------------------------- subclass API
     def load(self, path: str) -> Any:
         """Build the core streaming recognizer from a model file."""
         raise NotImplementedError
 
-    def convert(self, msg: Any) -> tuple[Any, int, str]:
-        """(sample, stamp_ns, frame_id) from a message; raise StreamError when it is bad."""
+    def check(self, msg: Any) -> None:
+        """Cheap checks from the message's header, before the sample is admitted or decoded;
+        raise StreamError when it is bad."""
+
+    def convert(self, msg: Any) -> Any:
+        """The sample of a checked, admitted message; raise StreamError when it is bad."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------- lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.read_parameters()
+        self._queue = deque(maxlen=max(1, int(self.queue_size)))
         try:
-            self.recognizer = self.load(self.model_path)
-            self.recognizer.warm_up()
-        except HarnetsError as err:
-            self.get_logger().error(f"configure failed: {err}")
-            self.diag.error(f"configure failed: {err}")
+            recognizer = self.load(self.model_path)
+            recognizer.warm_up()
+        except Exception as err:  # noqa: BLE001 - whatever the cause, configure fails with it said
+            reason = str(err) if isinstance(err, HarnetsError) else f"{type(err).__name__}: {err}"
+            self.get_logger().error(f"configure failed: {reason}")
+            self.diag.set_fault(f"configure failed: {reason}")
+            self.recognizer = None
             return TransitionCallbackReturn.FAILURE
+        self.recognizer = recognizer
+        self.diag.clear_fault()
         self._pub = self.create_lifecycle_publisher(Activity, self.output_topic, RESULT_QOS)
         if self.forecast_topic and getattr(self.recognizer, "forecaster", None) is not None:
             from harnets.msg import ActivityForecast
@@ -88,17 +131,21 @@ class RecognizerNode(LifecycleNode):
             f"loaded {self.recognizer.model_id} ({self.recognizer.source}, "
             f"{len(self.recognizer.class_names)} classes); input {self.input_topic}"
         )
+        self.lifecycle_state = "inactive"
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._sub = self.create_subscription(self.msg_type, self.input_topic, self._ingest,
-                                             sensor_qos(self.input_depth), callback_group=self._ingest_group)
+        events = SubscriptionEventCallbacks(message_lost=self._on_lost)
+        self._sub = self.create_subscription(self.msg_type, self.input_topic, self._ingest, sensor_qos(self.input_depth),
+                                             callback_group=self._ingest_group, event_callbacks=events)
         self._timer = self.create_timer(1.0 / float(self.process_rate_hz), self._process,
                                         callback_group=self._process_group, clock=self._steady)
+        self.lifecycle_state = "active"
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._drop_io()
+        self.lifecycle_state = "inactive"
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -110,11 +157,19 @@ class RecognizerNode(LifecycleNode):
             self.destroy_publisher(self._forecast_pub)
             self._forecast_pub = None
         self.recognizer = None
+        self.lifecycle_state = "unconfigured"
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._drop_io()
+        self.lifecycle_state = "finalized"
+        self.finished = True
+        self.get_logger().info("shut down: the process ends")
         return TransitionCallbackReturn.SUCCESS
+
+    def destroy_node(self) -> None:
+        self._diag_thread.stop()
+        super().destroy_node()
 
     def _drop_io(self) -> None:
         if self._sub is not None:
@@ -132,12 +187,23 @@ class RecognizerNode(LifecycleNode):
             self.diag.count("dropped")  # deque drops the oldest
         self._queue.append((msg, time.monotonic_ns()))
 
+    def _on_lost(self, info: QoSMessageLostInfo) -> None:
+        """The transport lost samples before they reached the node (e.g. too large for it)."""
+        self.diag.count("lost", int(info.total_count_change))
+        # (rclpy identifies a throttled call site by its caller: warning() here, warn() below)
+        self.get_logger().warning(f"{self.input_topic}: {info.total_count} message(s) lost by the transport so far "
+                                  "(too large for it, or arriving faster than taken)", throttle_duration_sec=2.0)
+
     def _process(self) -> None:
         while self._queue:
             msg, received_ns = self._queue.popleft()
             try:
-                sample, stamp_ns, frame_id = self.convert(msg)
-                prediction = self.recognizer.push(sample, stamp_ns)
+                self.check(msg)
+                stamp_ns, frame_id = time_to_ns(msg.header.stamp), msg.header.frame_id
+                if self.recognizer.admit(stamp_ns):  # before decoding: duplicates, rate sampling
+                    prediction = self.recognizer.push_admitted(self.convert(msg), stamp_ns)
+                else:
+                    prediction = None
             except StreamError as err:
                 self.diag.count("invalid")
                 self.diag.error(str(err))
@@ -159,8 +225,12 @@ class RecognizerNode(LifecycleNode):
             self.diag.latencies_ms.append(latency_ms)
 
     def _publish_diagnostics(self) -> None:
-        extra = {"queue": len(self._queue), "state": "active" if self._timer is not None else "inactive"}
-        if self.recognizer is not None:
-            extra["model_id"] = self.recognizer.model_id
-            extra.update(getattr(self.recognizer, "stats", {}))
-        self.diag.publish(self, self._diag_pub, extra)
+        """1 Hz, from the diagnostics thread: counters (the recognizer's stats among them,
+        so that duplicate or backwards stamps make the level WARN), queue and state."""
+        state = self.lifecycle_state
+        extra = {"queue": len(self._queue), "state": state}
+        recognizer = self.recognizer
+        if recognizer is not None:
+            extra["model_id"] = recognizer.model_id
+            self.diag.counters.update(dict(recognizer.stats))
+        self.diag.publish(self, self._diag_pub, extra, ok_message=_OK_MESSAGES.get(state, state))

@@ -11,7 +11,8 @@ import numpy as np
 
 from harnets.msg import SkeletonFrame
 from harnets_core.streaming.recognizer import load_recognizer
-from harnets_ros.common import run_node, time_to_ns
+from harnets_core.errors import StreamError
+from harnets_ros.common import run_node
 from harnets_ros.recognizer_node import RecognizerNode
 
 __all__ = ["SkeletonNode", "main"]
@@ -28,13 +29,17 @@ class SkeletonNode(RecognizerNode):
     def load(self, path: str) -> Any:
         return load_recognizer(path, modality="skeleton", hop_s=self.hop_s or None, max_gap_s=self.max_gap_s)
 
-    def convert(self, msg: SkeletonFrame) -> tuple[np.ndarray, int, str]:
+    def check(self, msg: SkeletonFrame) -> None:
+        nbytes = 4 * len(msg.values)
+        if self.max_message_bytes and nbytes > self.max_message_bytes:
+            raise StreamError(f"{self.input_topic}: SkeletonFrame of {nbytes} value bytes > max_message_bytes {self.max_message_bytes}")
         layout = (tuple(msg.joint_names), tuple(msg.channel_types))
         if layout != self._checked_layout:
             self.recognizer.check_layout(msg.joint_names, msg.channel_types, where=self.input_topic)
             self._checked_layout = layout
-        values = np.asarray(msg.values, dtype=np.float32)
-        return values, time_to_ns(msg.header.stamp), msg.header.frame_id
+
+    def convert(self, msg: SkeletonFrame) -> np.ndarray:
+        return np.asarray(msg.values, dtype=np.float32)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -3,9 +3,10 @@
 data broadcast over TCP (reconnects with backoff) or UDP, text or binary (harnets_core
 axis_neuron decoders, suit_transport sockets). docs/SUIT.md tells how to connect a suit.
 
-Stamps: file mode stamps frame i at t0 + i * frame_time_s (t0 = the node clock at start, so
-use_sim_time works); suit modes stamp each frame with the node clock on arrival, frame_index
-being the broadcast's frame counter (binary) or a running count (text, which has none).
+Stamps: file mode stamps frame i at t0 + i * frame_time_s (t0 = the node clock when the first
+frame is due; under use_sim_time, once /clock has arrived); suit modes stamp each frame with the
+node clock on arrival, frame_index being the broadcast's frame counter (binary) or a running
+count (text, which has none).
 Diagnostics: frames, frame-counter gaps (missing frames count as dropped: WARN), decode
 errors (invalid: WARN; a value count that does not fit the skeleton: ERROR), reconnects.
 """
@@ -58,7 +59,7 @@ class SkeletonStreamer(Node):
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, self._publish_diagnostics)
         self._index = 0
-        self._t0_ns = self.get_clock().now().nanoseconds
+        self._t0_ns: int | None = None  # read at the first tick with a clock (see _start_time)
         self._wall0 = time.monotonic()
         self._receiver: SuitReceiver | None = None
         self._last_decode_error = ""
@@ -88,7 +89,20 @@ class SkeletonStreamer(Node):
         self._pub.publish(msg)
         self.diag.count("published")
 
+    def _start_time(self) -> bool:
+        """File mode: t0 from the node clock at the first tick where it runs; under
+        use_sim_time that is once /clock has arrived (the clock reads 0 before)."""
+        if self._t0_ns is None:
+            now_ns = self.get_clock().now().nanoseconds
+            if now_ns == 0:
+                self.get_logger().info("use_sim_time: waiting for /clock", throttle_duration_sec=5.0)
+                return False
+            self._t0_ns, self._wall0 = now_ns, time.monotonic()
+        return True
+
     def _tick_file(self) -> None:
+        if not self._start_time():
+            return
         # Publish every frame that is due by the wall clock (catches up after a slow tick).
         due = int((time.monotonic() - self._wall0) * self.rate / self.clip.frame_time_s) + 1
         while self._index < due:

@@ -149,6 +149,9 @@ def _graph(context):
         ("pose_model", "pose_node", "pose_recognizer", image_in, "activity/pose"),
     ]
     active = [r for r in recognizers if arg[r[0]]]
+    if not active:  # nothing would run: say so and fail rather than exit 0 having started nothing
+        raise RuntimeError("harnets: no model given: set at least one of skeleton_model:=, rgb_model:=, "
+                           "pose_model:= (ros2 launch harnets harnets.launch.py --show-args)")
     fused = len(active) > 1
     actions = []
     lifecycle_nodes = []

@@ -50,6 +50,7 @@ from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, Qo
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
+from harnets_core.formats.image_limits import ImageLimits, check_image
 from harnets_core.errors import BagError, StreamError
 from harnets_core.formats.video import iter_frames, probe_video
 
@@ -621,7 +622,7 @@ def _as_uint8(data: Any) -> np.ndarray:
         return np.asarray(data, dtype=np.uint8).reshape(-1)
 
 
-def image_to_numpy(msg: Any, *, to_rgb: bool = True, topic: str = "") -> np.ndarray:
+def image_to_numpy(msg: Any, *, to_rgb: bool = True, topic: str = "", limits: ImageLimits | None = None) -> np.ndarray:
     """Pixels of a ``sensor_msgs`` Image or CompressedImage (rosbags or rclpy message: duck-typed).
 
     Image (fields height, width, encoding, step, data): ``rgb8``, ``bgr8``, ``mono8``; a zero-copy
@@ -633,10 +634,16 @@ def image_to_numpy(msg: Any, *, to_rgb: bool = True, topic: str = "") -> np.ndar
         ``to_rgb=False``: the message's own layout, (H, W, 3) for rgb8/bgr8, (H, W) for mono8;
         compressed images come back BGR as OpenCV decodes them.
 
+    ``limits`` (optional): the size and byte limits, checked from the header (for compressed
+    images, the PNG/JPEG header) before any pixel is decoded.
+
     Raises:
-        StreamError: another encoding, or data size/step not matching height and width.
+        StreamError: another encoding, data size/step not matching height and width, or an
+            image outside ``limits``.
     """
     where = f"topic {topic}: " if topic else ""
+    if limits is not None:
+        check_image(msg, limits, where)
     if not hasattr(msg, "encoding") and hasattr(msg, "format"):
         buf = _as_uint8(msg.data)
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None

@@ -290,8 +290,8 @@ def _parse_meta(metadata: Mapping[str, str], path: Path) -> ModelMeta:
         raise ModelFileError(f"model file {path} has unknown model_type {data.get('model_type')!r}; known {sorted(MODEL_TYPES)}")
     try:
         return ModelMeta.from_dict(data, source=str(path))
-    except (ConfigError, TypeError) as err:
-        raise ModelFileError(f"model file {path}: bad metadata: {err}") from err
+    except (ConfigError, TypeError, ValueError, KeyError, AttributeError) as err:
+        raise ModelFileError(f"model file {path}: bad metadata: {type(err).__name__}: {err}") from err
 
 
 def load_model(path: str | Path, *, map_location: str | torch.device = "cpu") -> LoadedModel:
@@ -303,6 +303,9 @@ def load_model(path: str | Path, *, map_location: str | torch.device = "cpu") ->
         model = build_model(meta.model_type, meta.model_config)
     except ConfigError as err:
         raise ModelFileError(f"model file {path}: cannot build {meta.model_type}: {err}") from err
+    except Exception as err:  # noqa: BLE001 - the metadata is untrusted input: any failure is a bad file
+        raise ModelFileError(f"model file {path}: cannot build {meta.model_type} from its model_config "
+                             f"({type(err).__name__}: {err})") from err
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))

@@ -4,9 +4,15 @@ One recognizer per model type, built from a model file alone (`load_recognizer`)
 a bounded ring of preprocessed samples and runs the model every `hop_s` of sensor time over
 the model's window, with the SAME preprocessing objects as training (harnets_core.features.pipeline).
 
-Gaps: a stamp going backwards, or a jump longer than `max_gap_s`, restarts the window (the
-samples before it are dropped, counted in `stats["resets"]`): a window never mixes
-unrelated data. A sample that does not fit the model raises StreamError and changes nothing.
+Stamps: a sample with the same stamp as the previous one (a duplicated message) is skipped,
+counted in `stats["duplicate_stamps"]`; it neither enters the window nor restarts it. A stamp
+going backwards (`stats["stamps_backwards"]`) or a jump longer than `max_gap_s`
+(`stats["gaps"]`) restarts the window (the samples before it are dropped; both also count in
+`stats["resets"]`): a window never mixes unrelated data. A sample that does not fit the model
+raises StreamError and changes nothing.
+
+`admit(stamp_ns)` runs the stamp checks and the rate sampler alone, so that a caller can
+skip decoding a sample the model would not use (`push_admitted` then takes it); `push` does both.
 """
 from __future__ import annotations
 
@@ -86,7 +92,8 @@ class StreamingRecognizer:
         self._stamps: deque = deque(maxlen=self.length)
         self._last_stamp_ns: int | None = None
         self._next_due_ns: int | None = None
-        self.stats = {"samples": 0, "skipped_by_rate": 0, "resets": 0, "predictions": 0}
+        self.stats = {"samples": 0, "skipped_by_rate": 0, "duplicate_stamps": 0, "stamps_backwards": 0, "gaps": 0,
+                      "resets": 0, "predictions": 0}
 
     def reset(self) -> None:
         """Forget the window (called on gaps; also useful between recordings)."""
@@ -101,16 +108,35 @@ class StreamingRecognizer:
         if getattr(self, "forecaster", None) is not None:
             self.forecaster.reset()
 
-    def push(self, sample: Any, stamp_ns: int) -> Prediction | None:
+    def admit(self, stamp_ns: int) -> bool:
+        """Stamp checks and rate sampling of a sample stamped `stamp_ns`, before its data is
+        read: False when the sample is not used (duplicate stamp, or not taken at the
+        model's frame rate), True when it must be given to `push_admitted`."""
         stamp_ns = int(stamp_ns)
         last = self._last_stamp_ns
-        if last is not None and (stamp_ns <= last or stamp_ns - last > self.max_gap_ns):
-            self.stats["resets"] += 1
-            self.reset()
+        if last is not None:
+            if stamp_ns == last:
+                self.stats["duplicate_stamps"] += 1
+                return False
+            if stamp_ns < last or stamp_ns - last > self.max_gap_ns:
+                self.stats["stamps_backwards" if stamp_ns < last else "gaps"] += 1
+                self.stats["resets"] += 1
+                self.reset()
         if self.sampler is not None and not self.sampler.take(stamp_ns):
             self._last_stamp_ns = stamp_ns
             self.stats["skipped_by_rate"] += 1
+            return False
+        return True
+
+    def push(self, sample: Any, stamp_ns: int) -> Prediction | None:
+        """`admit` then `push_admitted`: a Prediction when one is due."""
+        if not self.admit(stamp_ns):
             return None
+        return self.push_admitted(sample, stamp_ns)
+
+    def push_admitted(self, sample: Any, stamp_ns: int) -> Prediction | None:
+        """Add a sample that `admit(stamp_ns)` accepted; a Prediction when one is due."""
+        stamp_ns = int(stamp_ns)
         feature = self._encode(sample)  # validates: a bad sample raises StreamError here
         self._last_stamp_ns = stamp_ns
         self.stats["samples"] += 1

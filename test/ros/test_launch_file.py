@@ -231,3 +231,18 @@ def test_launch_two_models_in_a_namespace_fuses(launch_file, ros_node, tmp_path,
     # config reaches the nodes under a namespace too.
     assert all(m.header.frame_id == "workcell" for m in got), proc.log()
     assert "Failed to make transition" not in proc.log()
+
+
+@pytest.mark.slow
+def test_launch_without_a_model_fails_saying_so(tmp_path):
+    """Issue 15 item 9: with no *_model:= the launch started nothing, printed nothing and exited 0."""
+    reason = _launch_missing()
+    if reason:
+        pytest.skip(reason)
+    proc = ChildProcess([sys.executable, "-c", RUNNER, str(LAUNCH_FILE)], tmp_path / "launch.log",
+                        {**os.environ, "TMPDIR": str(tmp_path)})
+    try:
+        proc.proc.wait(timeout=60)
+    finally:
+        code = proc.stop()
+    assert code != 0 and "no model given" in proc.log(), proc.log()

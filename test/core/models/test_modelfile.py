@@ -164,6 +164,11 @@ def test_missing_metadata_bad_version_unknown_type_and_mismatched_weights(lstm_f
         load_model(rewrite("gru.safetensors", {"model_type": "gru"}))
     with pytest.raises(ModelFileError, match="cannot build"):
         load_model(rewrite("badcfg.safetensors", {"model_config": {"input_dim": 9, "num_classes": 3, "layers": 2}}))
+    # malformed values the config classes do not type themselves (issue 15 item 5): still a ModelFileError
+    for name, change in [("hidden.safetensors", {"hidden_size": "abc"}), ("dropout.safetensors", {"dropout": "x"})]:
+        config = {**read_meta(path).model_config, **change}
+        with pytest.raises(ModelFileError, match=f"{name}.*cannot build skeleton_lstm.*ValueError"):
+            load_model(rewrite(name, {"model_config": config}))
     other = LSTMClassifier(LSTMConfig(input_dim=5, num_classes=3, hidden_size=8, bidirectional=True)).state_dict()
     with pytest.raises(ModelFileError, match="weights do not match"):
         load_model(rewrite("shape.safetensors", tensors=other))

@@ -112,3 +112,48 @@ def test_warm_up_changes_no_state(untrained_skeleton_model, real_clip_path):
     b = [p.probabilities for _, p in stream(cold, clip.motion, clip.frame_time_s)]
     assert len(a) == len(b) > 0
     np.testing.assert_array_equal(np.stack(a), np.stack(b))
+
+
+def test_duplicated_stamps_are_skipped_and_counted_not_a_reset(untrained_skeleton_model, real_clip_path):
+    """Issue 15 item 1: a stream that sends every frame twice gives the same predictions as
+    the stream sent once (it used to restart the window at each duplicate: no prediction)."""
+    clip = read_bvh(real_clip_path)
+    frames = clip.motion[:150]
+    once = stream(load_recognizer(untrained_skeleton_model, hop_s=0.1), frames, clip.frame_time_s)
+    rec = load_recognizer(untrained_skeleton_model, hop_s=0.1)
+    twice = []
+    for i, values in enumerate(frames.astype(np.float32)):
+        stamp_ns = int(round(i * clip.frame_time_s * 1e9))
+        for _ in range(2):
+            p = rec.push(values, stamp_ns)
+            if p is not None:
+                twice.append((i, p))
+    assert len(once) >= 3
+    assert [i for i, _ in twice] == [i for i, _ in once]
+    np.testing.assert_allclose(np.stack([p.probabilities for _, p in twice]), np.stack([p.probabilities for _, p in once]))
+    assert rec.stats["duplicate_stamps"] == len(frames) and rec.stats["resets"] == 0
+
+    # one stamp repeated: every repeat counted, the window never restarts
+    rec = load_recognizer(untrained_skeleton_model, hop_s=0.1)
+    assert all(rec.push(frames[0].astype(np.float32), 5) is None for _ in range(10))
+    assert rec.stats["duplicate_stamps"] == 9 and rec.stats["resets"] == 0 and rec.stats["samples"] == 1
+
+
+def test_backwards_and_gaps_are_counted_apart(untrained_skeleton_model, real_clip_path):
+    clip = read_bvh(real_clip_path)
+    rec = load_recognizer(untrained_skeleton_model, hop_s=0.1, max_gap_s=0.2)
+    values = clip.motion[0].astype(np.float32)
+    for stamp_ns in (1_000_000_000, 1_010_000_000, 900_000_000, 2_000_000_000):
+        rec.push(values, stamp_ns)
+    assert rec.stats["stamps_backwards"] == 1 and rec.stats["gaps"] == 1 and rec.stats["resets"] == 2
+
+
+def test_admit_decides_before_the_sample_is_read(untrained_skeleton_model, real_clip_path):
+    """`admit` alone says whether a sample is used: a caller decodes only admitted samples."""
+    clip = read_bvh(real_clip_path)
+    rec = load_recognizer(untrained_skeleton_model, hop_s=0.1)
+    values = clip.motion[0].astype(np.float32)
+    assert rec.admit(0)
+    rec.push_admitted(values, 0)
+    assert not rec.admit(0)  # same stamp: not wanted
+    assert rec.admit(8_333_333) and rec.stats["samples"] == 1
