@@ -149,6 +149,7 @@ def plot_timeline(predictions: Sequence[Any], path: str | Path, title: str = "")
     ax2.set_xlabel("time (s)")
     fig.tight_layout()
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
