@@ -109,7 +109,9 @@ class Diagnostics:
         self.last_error = message
         self.last_error_wall_s = time.monotonic()
 
-    def status(self, extra: dict[str, Any] | None = None) -> DiagnosticStatus:
+    def status(self, extra: dict[str, Any] | None = None, warning: str = "") -> DiagnosticStatus:
+        """``warning``: a standing problem of the input (e.g. it does not fit the model's
+        view): WARN with it as the message when nothing worse is to report."""
         now = time.monotonic()
         period_s = max(now - self._last_wall_s, 1e-9)
         values = [KeyValue(key=k, value=str(v)) for k, v in sorted(self.counters.items())]
@@ -129,6 +131,8 @@ class Diagnostics:
             level, message = DiagnosticStatus.ERROR, self.last_error
         elif new_problems > 0:
             level, message = DiagnosticStatus.WARN, f"{new_problems} message(s) dropped or invalid in the last {period_s:.1f} s"
+        elif warning:
+            level, message = DiagnosticStatus.WARN, warning
         else:
             level, message = DiagnosticStatus.OK, "ok"
         if self.last_error:
@@ -137,10 +141,10 @@ class Diagnostics:
         self._last_wall_s = now
         return DiagnosticStatus(level=level, name=self.name, message=message, hardware_id=self.hardware_id, values=values)
 
-    def publish(self, node: Node, publisher: Any, extra: dict[str, Any] | None = None) -> None:
+    def publish(self, node: Node, publisher: Any, extra: dict[str, Any] | None = None, warning: str = "") -> None:
         array = DiagnosticArray()
         array.header.stamp = node.get_clock().now().to_msg()
-        array.status = [self.status(extra)]
+        array.status = [self.status(extra, warning)]
         publisher.publish(array)
 
 

@@ -151,4 +151,9 @@ class RecognizerNode(LifecycleNode):
         if self.recognizer is not None:
             extra["model_id"] = self.recognizer.model_id
             extra.update(getattr(self.recognizer, "stats", {}))
-        self.diag.publish(self, self._diag_pub, extra)
+        warning = ""
+        if hasattr(self.recognizer, "input_check"):  # video recognizers: view fit, person fraction
+            check = self.recognizer.input_check().to_dict()
+            extra.update({k: check[k] for k in ("view", "view_fits", "seam_score", "person_fraction")})
+            warning = "; ".join(check["warnings"])
+        self.diag.publish(self, self._diag_pub, extra, warning)

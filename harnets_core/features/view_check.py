@@ -37,6 +37,7 @@ __all__ = [
     "MOSAIC_VIEWS",
     "MOSAIC_SEAM_RATIO",
     "SEAM_BAND_PX",
+    "SEAM_MIN_STEP",
     "MIN_SEAM_SIDE_PX",
     "PERSON_MIN_CONFIDENCE",
     "PERSON_MIN_KEYPOINT_FRACTION",
@@ -54,14 +55,19 @@ __all__ = [
 MOSAIC_VIEWS: tuple[str, ...] = tuple(MOSAIC_LAYOUT)
 """Views that are a quadrant of InHARD's 2x2 mosaic (``full`` is the whole frame)."""
 
-MOSAIC_SEAM_RATIO = 5.0
-"""Seam score from which a frame counts as a 2x2 mosaic. Measured (scripts in the commit that
-added this): synthetic InHARD mosaics 17-18; mosaics of four crops of a photograph 6.4-9.9;
-single views (synthetic cameras, a photograph, at 72x96 to 600x512) 0.9-4.4."""
+MOSAIC_SEAM_RATIO = 3.0
+"""Seam score from which a frame counts as a 2x2 mosaic. Measured (test_view_check.py and
+the numbers in docs/VIDEO.md): synthetic InHARD mosaics 21-22; a mosaic of four crops of a
+photograph 7.0, of four nearly identical crops (four cameras a few cm apart) 3.1-4.4; single
+views (the synthetic cameras and skeleton render, a photograph at 176x144 and 512x600) 0.0-1.6."""
 
 SEAM_BAND_PX = 1
 """The seam is looked for this many rows/columns either side of the middle (odd sizes,
 mosaics re-encoded with a shifted border)."""
+
+SEAM_MIN_STEP = 1.0
+"""Floor (grey levels) of the typical row-to-row step the seam is compared with: flat
+synthetic frames (black with a few spots) would otherwise divide by almost zero."""
 
 MIN_SEAM_SIDE_PX = 16
 """Frames with a side shorter than this get no seam score (None): too few rows to judge."""
@@ -69,8 +75,9 @@ MIN_SEAM_SIDE_PX = 16
 PERSON_MIN_CONFIDENCE = 0.5
 """A keypoint counts when its confidence (BlazePose's visibility, OpenPose's peak) is at least this."""
 
-PERSON_MIN_KEYPOINT_FRACTION = 0.5
-"""A person needs at least this fraction of the extractor's keypoints confident (at least 2)."""
+PERSON_MIN_KEYPOINT_FRACTION = 0.4
+"""A person needs at least this fraction of the extractor's keypoints confident (at least 2): 14 of
+BlazePose's 33, 6 of OpenPose MPI's 15 (an upper body behind a workbench has more)."""
 
 PERSON_MIN_EXTENT = 0.1
 """... and a bounding box of the confident keypoints at least this long (its longer side, as a
@@ -86,8 +93,10 @@ PERSON_FRACTION_WARN = 0.5
 
 def seam_score(frame: np.ndarray) -> float | None:
     """How much ``frame (H, W, 3 or 1)`` looks like a 2x2 mosaic: the weaker of its two
-    middle seams, as the ratio of the mean absolute step across the seam (the largest within
-    :data:`SEAM_BAND_PX`) to the median step between neighbouring rows/columns elsewhere.
+    middle seams, as the ratio of the median absolute step across the seam (the largest within
+    :data:`SEAM_BAND_PX`; a median, so that one object's edge on the line does not count) to
+    the median of the mean steps between neighbouring rows/columns elsewhere (at least
+    :data:`SEAM_MIN_STEP`).
     About 1 for a single camera, well above :data:`MOSAIC_SEAM_RATIO` for a mosaic. None for
     frames smaller than :data:`MIN_SEAM_SIDE_PX`."""
     g = np.asarray(frame)
@@ -99,12 +108,12 @@ def seam_score(frame: np.ndarray) -> float | None:
         return None
     scores = []
     for a in (g, g.T):
-        steps = np.abs(np.diff(a, axis=0)).mean(axis=1)  # (H - 1,) steps[i] = |row i+1 - row i|
-        mid = a.shape[0] // 2  # the seam lies between rows mid - 1 and mid: steps[mid - 1]
-        lo, hi = max(0, mid - 1 - SEAM_BAND_PX), min(len(steps), mid + SEAM_BAND_PX)
-        seam = float(steps[lo:hi].max())
-        rest = np.delete(steps, np.arange(lo, hi))
-        scores.append(seam / max(float(np.median(rest)), 1e-3))
+        diff = np.abs(np.diff(a, axis=0))  # (H - 1, W): row i+1 - row i
+        mid = a.shape[0] // 2  # the seam lies between rows mid - 1 and mid: diff[mid - 1]
+        lo, hi = max(0, mid - 1 - SEAM_BAND_PX), min(len(diff), mid + SEAM_BAND_PX)
+        seam = float(np.median(diff[lo:hi], axis=1).max())  # along most of the line, not one object's edge
+        rest = np.delete(diff, np.arange(lo, hi), axis=0).mean(axis=1)  # (H - 1 - band,)
+        scores.append(seam / max(float(np.median(rest)), SEAM_MIN_STEP))
     return float(min(scores))
 
 
