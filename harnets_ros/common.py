@@ -153,7 +153,9 @@ class Diagnostics:
     def clear_fault(self) -> None:
         self.fault = ""
 
-    def status(self, extra: dict[str, Any] | None = None, ok_message: str = "ok") -> DiagnosticStatus:
+    def status(self, extra: dict[str, Any] | None = None, ok_message: str = "ok", warning: str = "") -> DiagnosticStatus:
+        """``warning``: a standing problem of the input (e.g. it does not fit the model's
+        view): WARN with it as the message when nothing worse is to report."""
         now = time.monotonic()
         period_s = max(now - self._last_wall_s, 1e-9)
         counters = dict(self.counters)  # a copy: another thread may be counting
@@ -175,6 +177,8 @@ class Diagnostics:
         elif problems:
             named = ", ".join(f"{n} {key}" for key, n in problems.items())
             level, message = DiagnosticStatus.WARN, f"inputs not used in the last {period_s:.1f} s: {named}"
+        elif warning:
+            level, message = DiagnosticStatus.WARN, warning
         else:
             level, message = DiagnosticStatus.OK, ok_message
         if self.last_error:
@@ -183,10 +187,11 @@ class Diagnostics:
         self._last_wall_s = now
         return DiagnosticStatus(level=level, name=self.name, message=message, hardware_id=self.hardware_id, values=values)
 
-    def publish(self, node: Node, publisher: Any, extra: dict[str, Any] | None = None, ok_message: str = "ok") -> None:
+    def publish(self, node: Node, publisher: Any, extra: dict[str, Any] | None = None, ok_message: str = "ok",
+                warning: str = "") -> None:
         array = DiagnosticArray()
         array.header.stamp = node.get_clock().now().to_msg()
-        array.status = [self.status(extra, ok_message)]
+        array.status = [self.status(extra, ok_message, warning)]
         publisher.publish(array)
 
 

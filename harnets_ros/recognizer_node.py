@@ -233,4 +233,9 @@ class RecognizerNode(LifecycleNode):
         if recognizer is not None:
             extra["model_id"] = recognizer.model_id
             self.diag.counters.update(dict(recognizer.stats))
-        self.diag.publish(self, self._diag_pub, extra, ok_message=_OK_MESSAGES.get(state, state))
+        warning = ""
+        if hasattr(recognizer, "input_check"):  # video recognizers: view fit, person fraction
+            check = recognizer.input_check().to_dict()
+            extra.update({k: check[k] for k in ("view", "view_fits", "seam_score", "person_fraction")})
+            warning = "; ".join(check["warnings"])
+        self.diag.publish(self, self._diag_pub, extra, ok_message=_OK_MESSAGES.get(state, state), warning=warning)

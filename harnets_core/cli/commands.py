@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -92,12 +93,50 @@ def _print_clip(source: Path, class_names: list[str] | tuple[str, ...], probs: A
         print(f"  {class_names[k]:<24} {probs[k]:.3f}")
 
 
-def _write_timeline(args: argparse.Namespace, predictions: list[Any]) -> None:
+def _paths(args: argparse.Namespace, timeline: bool) -> dict[str, Path | None]:
+    """Where predict writes (checked before any work): never next to the input by default."""
+    from harnets_core.runs.outputs import PLOT_FORMATS, TIMELINE_FORMATS, VIDEO_FORMATS, output_path
+
+    stem = args.input.stem
+    out = None
+    if timeline or args.out is not None:
+        out = output_path(args.out, f"{stem}.{'timeline' if timeline else 'clip'}.csv", TIMELINE_FORMATS, "--out")
+    plot = None
+    if timeline:
+        plot = output_path(args.plot, f"{stem}.timeline.png", PLOT_FORMATS, "--plot") if args.plot is not None \
+            else out.with_suffix(".png")
+    elif args.plot is not None:
+        raise ConfigError(f"--plot {args.plot}: a clip prediction has no timeline to plot (use --mode timeline)")
+    video = None if args.video_out is None else output_path(args.video_out, f"{stem}.annotated.mp4", VIDEO_FORMATS,
+                                                              "--video-out")
+    return {"out": out, "plot": plot, "video": video}
+
+
+def _write_timeline(args: argparse.Namespace, paths: dict[str, Path | None], predictions: list[Any],
+                    result: Any = None) -> None:
     from harnets_core.runs.outputs import plot_timeline, write_timeline
 
-    out = write_timeline(predictions, args.out or args.input.with_suffix(".timeline.csv"))
-    plot = plot_timeline(predictions, args.plot or out.with_suffix(".png"), title=str(args.input.name))
-    print(f"{len(predictions)} predictions; timeline {out}; plot {plot}")
+    check = None if result is None or result.input_check is None else result.input_check.to_dict()
+    person = result.window_person_fractions if result is not None and check and check["pose_frames"] else None
+    out = write_timeline(predictions, paths["out"], input_check=check, person_fractions=person)
+    plot = plot_timeline(predictions, paths["plot"], title=str(args.input.name))
+    print(f"{len(predictions)} predictions; timeline {out.resolve()}; plot {plot.resolve()}")
+
+
+def _print_input_check(result: Any) -> None:
+    """The video's fit to the view and (pose) the person fraction; warnings on stderr."""
+    check = result.input_check
+    if check is None:
+        return
+    d = check.to_dict()
+    parts = [f"view {result.view!r} of a {d['frame_hw'][1]}x{d['frame_hw'][0]} video"]
+    if d["mosaic"] is not None:
+        parts.append(f"{'a' if d['mosaic'] else 'not a'} 2x2 mosaic (seam score {d['seam_score']})")
+    if d["person_fraction"] is not None:
+        parts.append(f"a person in {d['person_fraction']:.0%} of {d['pose_frames']} sampled frames")
+    print("input: " + "; ".join(parts))
+    for warning in check.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -112,24 +151,46 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise HarnetsError(f"{args.model}: a {meta.modality} model cannot read {args.input} (a BVH file)")
         if args.video_out is not None:
             raise ConfigError(f"--video-out needs a video input, not {args.input}")
+        if args.view is not None:
+            raise ConfigError(f"--view needs a video input and an rgb or pose model, not {args.input}")
         clip = read_bvh(args.input)
         mode = args.mode if args.mode != "auto" else ("timeline" if clip.n_frames * clip.frame_time_s > AUTO_TIMELINE_S else "clip")
+        paths = _paths(args, mode == "timeline")
         if mode == "clip":
             probs, n = predict_clip_probs(load_model(args.model), clip)
             _print_clip(args.input, meta.class_names, probs, n)
+            _write_clip(paths, meta.class_names, probs, n, None)
         else:
-            _write_timeline(args, predict_timeline(args.model, clip))
+            _write_timeline(args, paths, predict_timeline(args.model, clip))
         return 0
     if meta.modality not in ("rgb", "pose"):
         raise ConfigError(f"{args.model}: a {meta.modality} model cannot read {args.input} (a video)")
-    result = predict_video(args.model, args.input, mode=args.mode, out_video=args.video_out)
+    from harnets_core.formats.video import probe_video
+
+    mode = args.mode
+    if mode == "auto":
+        mode = "timeline" if probe_video(args.input).duration_s > AUTO_TIMELINE_S else "clip"
+    paths = _paths(args, mode == "timeline")
+    result = predict_video(args.model, args.input, mode=mode, out_video=paths["video"], view=args.view)
     if result.mode == "clip":
         _print_clip(args.input, result.class_names, result.probabilities, result.n_windows)
+        _write_clip(paths, result.class_names, result.probabilities, result.n_windows, result)
     else:
-        _write_timeline(args, result.predictions)
+        _write_timeline(args, paths, result.predictions, result)
+    _print_input_check(result)
     if result.out_video is not None:
-        print(f"annotated video: {result.out_video}")
+        print(f"annotated video: {result.out_video.resolve()}")
     return 0
+
+
+def _write_clip(paths: dict[str, Path | None], class_names: Any, probs: Any, n: int, result: Any) -> None:
+    from harnets_core.runs.outputs import write_clip
+
+    if paths["out"] is None:
+        return
+    check = None if result is None or result.input_check is None else result.input_check.to_dict()
+    out = write_clip(list(class_names), probs, n, paths["out"], input_check=check)
+    print(f"result: {out.resolve()}")
 
 
 def cmd_info(args: argparse.Namespace) -> int:

@@ -160,9 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="a .bvh or a video")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--mode", default="auto", choices=["auto", "clip", "timeline"], help="auto: timeline when longer than 30 s")
-    p.add_argument("--out", type=Path, default=None, help="timeline file (.csv or .json)")
-    p.add_argument("--plot", type=Path, default=None, help="timeline plot (.png)")
-    p.add_argument("--video-out", type=Path, default=None, help="video input: annotated output video")
+    p.add_argument("--out", type=Path, default=None,
+                   help="result file, the format by its extension (.csv or .json), or a folder (a path without "
+                        "extension); default: ./<input stem>.timeline.csv (timelines; clips are only printed)")
+    p.add_argument("--plot", type=Path, default=None,
+                   help="timeline plot (.png, .pdf, .svg) or a folder; default: beside the timeline file")
+    p.add_argument("--video-out", type=Path, default=None, help="video input: annotated output video (.mp4) or a folder")
+    p.add_argument("--view", default=None, choices=["top", "left", "right", "skeleton", "full"],
+                   help="video input: the view to read instead of the model's (pose models: any view; RGB models: "
+                        "with a warning), e.g. full for a single camera")
 
     p = sub.add_parser("sweep", help="the HARNets grid: layers x batch size x scenario")
     p.add_argument("--out", type=Path, required=True)

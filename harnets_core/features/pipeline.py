@@ -210,7 +210,14 @@ class FramePipeline:
             x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # (N, 3, h, w)
             with torch.no_grad():
                 return model.encode_frames(x).numpy().astype(np.float32)
-        kps = np.stack([self.extractor(f) for f in frames])  # (N, K, 3)
+        return self.encode_keypoints(self.keypoints(frames))
+
+    def keypoints(self, frames: np.ndarray) -> np.ndarray:
+        """pose: (N, h, w, 3) uint8 prepared frames -> (N, K, 3) float32 keypoints of the extractor."""
+        return np.stack([self.extractor(f) for f in frames]).astype(np.float32, copy=False)  # (N, K, 3)
+
+    def encode_keypoints(self, kps: np.ndarray) -> np.ndarray:
+        """pose: (N, K, 3) keypoints -> (N, K*3) float32 model inputs (centred, scaled, normalized)."""
         x = self.keypoint_features(kps)  # (N, K*3)
         return x if self.normalizer is None else self.normalizer(x).astype(np.float32)
 

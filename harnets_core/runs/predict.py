@@ -14,15 +14,20 @@ from harnets_core.datasets.windows import WindowConfig, segment_windows
 from harnets_core.errors import ConfigError, ModelFileError
 from harnets_core.features.pipeline import FramePipeline, pipeline_from_meta
 from harnets_core.formats.bvh import BvhClip
-from harnets_core.formats.video import frame_stamps_ns, iter_frames, probe_video
+from harnets_core.features.view_check import InputCheck, InputMonitor, check_frames, seam_score
+from harnets_core.formats.video import VIEWS, VideoInfo, frame_stamps_ns, iter_frames, probe_video, read_frames_at
 from harnets_core.models.modelfile import LoadedModel, check_skeleton, load_model
 from harnets_core.runs.annotate import render_predictions_video
 from harnets_core.streaming.recognizer import Prediction, load_recognizer
 
-__all__ = ["AUTO_TIMELINE_S", "predict_probs", "predict_clip_probs", "predict_timeline", "VideoPrediction", "predict_video"]
+__all__ = ["AUTO_TIMELINE_S", "CHECK_FRAMES", "predict_probs", "predict_clip_probs", "predict_timeline", "view_override",
+           "VideoPrediction", "predict_video"]
 
 AUTO_TIMELINE_S = 30.0
 """predict_video(mode="auto"): videos longer than this get a timeline, shorter ones one class."""
+
+CHECK_FRAMES = 8
+"""Frames of a video predict_video scores for mosaic seams (evenly spread over it)."""
 
 
 @torch.no_grad()
@@ -82,6 +87,9 @@ class VideoPrediction:
     n_windows: int
     predictions: list[Any] = field(default_factory=list)
     out_video: Path | None = None
+    view: str = ""  # the view the frames were cropped to (the model's, or the override)
+    input_check: InputCheck | None = None  # does the video fit the view; pose: person fraction
+    window_person_fractions: list[float | None] = field(default_factory=list)  # pose, timeline: per prediction
 
     @property
     def label(self) -> str:
@@ -92,11 +100,42 @@ class VideoPrediction:
         return float(np.max(self.probabilities))
 
 
-def _clip_probs(loaded: LoadedModel, video: Path) -> tuple[np.ndarray, int]:
-    """Offline: windows over the whole clip (hop of the model, edge-padded when short)."""
+def view_override(meta: Any, view: str | None) -> tuple[str, list[str]]:
+    """The view a video model reads with ``--view view`` (None: the model's own), and warnings.
+
+    The rule: a pose model may read any view (its keypoints are centred on the hips and scaled
+    per frame, so position and size in the frame do not matter; another camera angle still
+    differs from training): a note only when it changes. An RGB model may too, but only on
+    the explicit request that ``view`` is, with a warning (it learnt one camera's appearance
+    at one crop and scale). Skeleton models have no view: ConfigError."""
+    pre = dict(meta.preprocessing or {})
+    own = str(pre.get("view", "full"))
+    if view is None or view == own:
+        return own, []
+    if meta.modality not in ("rgb", "pose"):
+        raise ConfigError(f"--view {view}: a {meta.modality} model has no view")
+    if view not in VIEWS:
+        raise ConfigError(f"--view {view!r}: use one of {', '.join(VIEWS)}")
+    if meta.modality == "pose":
+        return view, [f"override: a pose model trained on view {own!r} reads view {view!r} (keypoints are "
+                      "normalized per frame; a different camera angle than in training)"]
+    return view, [f"override: an RGB model trained on view {own!r} reads view {view!r}: it learnt the look of "
+                  f"{own!r} frames at their crop and scale, so expect unreliable predictions"]
+
+
+def _seam_scores(video: Path, info: VideoInfo) -> list[float | None]:
+    """Seam scores of CHECK_FRAMES whole frames spread evenly over the video."""
+    idx = np.unique(np.linspace(0, info.n_frames - 1, min(CHECK_FRAMES, info.n_frames)).round().astype(np.int64))
+    return [seam_score(f) for f in read_frames_at(video, idx, view="full", size_hw=None, info=info)]
+
+
+def _clip_probs(loaded: LoadedModel, video: Path, view: str) -> tuple[np.ndarray, int, np.ndarray | None]:
+    """Offline: windows over the whole clip (hop of the model, edge-padded when short).
+    Returns (probs, n_windows, the taken frames' keypoints (M, K, 3) or None for rgb)."""
     pipeline = pipeline_from_meta(loaded.meta)
     if not isinstance(pipeline, FramePipeline):
         raise ConfigError(f"{video}: a {loaded.meta.modality!r} model cannot read a video")
+    pipeline.view = view
     frames = session_frames(video, pipeline, None)
     hop = max(1, int(round(loaded.meta.hop_s * pipeline.rate_hz)))
     index = span_windows(0, len(frames.frame_index), pipeline.length, hop)  # (N, T)
@@ -108,7 +147,7 @@ def _clip_probs(loaded: LoadedModel, video: Path) -> tuple[np.ndarray, int]:
             enc = pipeline.normalizer(enc).astype(np.float32)
         x = enc[index]  # (N, T, D)
     probs = predict_probs(loaded.model, x)
-    return probs.mean(axis=0), len(probs)
+    return probs.mean(axis=0), len(probs), (None if pipeline.kind == "rgb" else np.asarray(frames.data))
 
 
 def predict_video(
@@ -118,6 +157,7 @@ def predict_video(
     mode: str = "auto",
     out_video: str | Path | None = None,
     hop_s: float | None = None,
+    view: str | None = None,
 ) -> VideoPrediction:
     """Recognize the activity in a video (an InHARD mosaic, or a single camera for view "full").
 
@@ -127,6 +167,11 @@ def predict_video(
     the ROS nodes (streaming.load_recognizer; every decoded frame pushed with stamp
     ``k / fps``). ``"auto"``: timeline when the video is longer than AUTO_TIMELINE_S.
     ``out_video``: the video again with the label and confidence drawn on every frame.
+    ``view``: read another view than the model's (``view_override`` says when that is allowed).
+
+    ``input_check`` says whether the video fits the view (size, and mosaic seams on
+    CHECK_FRAMES frames) and, for pose models, in which fraction of the taken frames a person
+    was found (features.view_check); its warnings are the caller's to show.
     """
     video = Path(video_path)
     if mode not in ("auto", "clip", "timeline"):
@@ -135,24 +180,35 @@ def predict_video(
     if mode == "auto":
         mode = "timeline" if info.duration_s > AUTO_TIMELINE_S else "clip"
     loaded = load_model(model_path)
+    if loaded.meta.modality not in ("rgb", "pose"):
+        raise ConfigError(f"{model_path}: a {loaded.meta.modality!r} model cannot read {video} (a video)")
     names = tuple(loaded.meta.class_names)
+    view, notes = view_override(loaded.meta, view)
+    size_hw = tuple(int(v) for v in (loaded.meta.preprocessing or {}).get("size_hw", ())) or None
+    seams = _seam_scores(video, info)
     if mode == "clip":
-        probs, n = _clip_probs(loaded, video)
-        result = VideoPrediction(video, mode, names, probs.astype(np.float32), n)
+        probs, n, keypoints = _clip_probs(loaded, video, view)
+        flags = None
+        result = VideoPrediction(video, mode, names, probs.astype(np.float32), n, view=view)
     else:
-        recognizer = load_recognizer(model_path, hop_s=hop_s, max_gap_s=10.0)
-        if recognizer.source not in ("rgb", "pose"):
-            raise ConfigError(f"{model_path}: a {recognizer.source!r} model cannot read {video} (a video)")
+        recognizer = load_recognizer(model_path, hop_s=hop_s, max_gap_s=10.0, view=view)
+        # the whole video's person fraction (the live default keeps only the recent frames)
+        recognizer.monitor = InputMonitor(view, size_hw, seam_every=info.n_frames + 1, recent_frames=info.n_frames)
         stamps = frame_stamps_ns(info.n_frames, info.fps)
-        predictions = []
+        predictions, person = [], []
         for k, frame in enumerate(iter_frames(video, view="full", size_hw=None, info=info)):
             p = recognizer.push(frame, int(stamps[k]))
             if p is not None:
                 predictions.append(p)
+                person.append(recognizer.window_person_fraction())
         if not predictions:
             raise ConfigError(f"{video}: {info.duration_s:.2f} s is shorter than one window of the model; use mode='clip'")
         probs = np.mean([p.probabilities for p in predictions], axis=0).astype(np.float32)
-        result = VideoPrediction(video, mode, names, probs, len(predictions), predictions)
+        result = VideoPrediction(video, mode, names, probs, len(predictions), predictions, view=view,
+                                 window_person_fractions=person)
+        keypoints, flags = None, recognizer.monitor.flags()
+    result.input_check = check_frames(view, (info.height, info.width), seams, keypoints, size_hw=size_hw, flags=flags)
+    result.input_check.warnings[:0] = notes
     if out_video is not None:
         clip = (result.label, result.confidence) if mode == "clip" else None
         render_predictions_video(video, out_video, predictions=result.predictions, clip=clip)

@@ -28,6 +28,8 @@ from harnets_core.errors import ModelFileError, StreamError
 from harnets_core.models.modelfile import LoadedModel, check_skeleton, load_model, model_id
 from harnets_core.features.pipeline import FrameSampler, pipeline_from_meta
 from harnets_core.streaming.forecast import Forecast, forecaster_from_meta
+from harnets_core.features.view_check import InputCheck, InputMonitor
+from harnets_core.formats.video import VIEWS
 from harnets_core.streaming.predictions import TopClass
 from harnets_core.streaming.segmentation import filter_from_meta
 
@@ -246,11 +248,20 @@ class SkeletonRecognizer(StreamingRecognizer):
 
 class FrameRecognizer(StreamingRecognizer):
     """RGB frames (H, W, 3) uint8: the CNN runs once per sampled frame, on arrival; the
-    features are kept in the ring and the LSTM head runs every hop (rgb and pose models)."""
+    features are kept in the ring and the LSTM head runs every hop (rgb and pose models).
+
+    ``view`` (None: the model's) crops another view of the frames (see load_recognizer).
+    ``monitor`` (an InputMonitor) watches the taken frames: whether they fit the view (mosaic
+    seams) and, for pose models, whether a person is in them; ``input_check()`` is its verdict."""
 
     def __init__(self, loaded: LoadedModel, *, model_id_: str, hop_s: float, max_gap_s: float,
-                 segmentation: bool = True) -> None:
+                 segmentation: bool = True, view: str | None = None) -> None:
         self.pipeline = pipeline_from_meta(loaded.meta)
+        if view is not None:
+            if view not in VIEWS:
+                raise ModelFileError(f"view {view!r}: use one of {', '.join(VIEWS)}")
+            self.pipeline.view = view
+        self.monitor = InputMonitor(self.pipeline.view, tuple(self.pipeline.size_hw))
         super().__init__(
             loaded,
             source=loaded.meta.modality or "rgb",
@@ -270,7 +281,22 @@ class FrameRecognizer(StreamingRecognizer):
 
     @torch.no_grad()
     def _encode(self, sample: Any) -> np.ndarray:
-        return self.pipeline.encode_frame(self.model, sample)  # (D,)
+        frame = np.asarray(sample)
+        prepared = self.pipeline.prepare(frame)  # validates: a bad frame raises StreamError here
+        self.monitor.frame(frame)
+        if self.pipeline.kind == "pose":
+            kps = self.pipeline.keypoints(prepared[None])  # (1, K, 3)
+            self.monitor.keypoints(kps[0])
+            return self.pipeline.encode_keypoints(kps)[0]  # (D,)
+        return self.pipeline.encode_prepared(self.model, prepared[None])[0]  # (D,)
+
+    def input_check(self) -> InputCheck:
+        """Whether the recent frames fit the model's view, and (pose) the fraction with a person."""
+        return self.monitor.check()
+
+    def window_person_fraction(self) -> float | None:
+        """pose: fraction of the current window's frames with a person (None: rgb, or no frame yet)."""
+        return self.monitor.recent_person_fraction(self.length)
 
     @torch.no_grad()
     def _infer(self, window: np.ndarray) -> np.ndarray:
@@ -285,10 +311,13 @@ def load_recognizer(
     hop_s: float | None = None,
     max_gap_s: float = 0.5,
     segmentation: bool = True,
+    view: str | None = None,
 ) -> StreamingRecognizer:
     """A streaming recognizer from a model file alone. `modality` (if given) must match the
     file's; `hop_s` defaults to the model's training hop. `segmentation`: run the model file's
-    online segmentation filter and forecaster (when it has them) on the window probabilities."""
+    online segmentation filter and forecaster (when it has them) on the window probabilities.
+    `view` (rgb and pose models; None: the model's) overrides the view the frames are cropped
+    to (runs.predict.view_override decides when that is allowed)."""
     if not str(path):
         raise ModelFileError("no model file given (parameter model_path is empty)")
     loaded = load_model(path)
@@ -298,7 +327,10 @@ def load_recognizer(
     hop = float(hop_s) if hop_s is not None else meta.hop_s
     mid = model_id(path)
     if meta.modality == "skeleton":
+        if view is not None:
+            raise ModelFileError(f"{path}: a skeleton model has no view (view {view!r})")
         return SkeletonRecognizer(loaded, model_id_=mid, hop_s=hop, max_gap_s=max_gap_s, segmentation=segmentation)
     if meta.modality in ("rgb", "pose"):
-        return FrameRecognizer(loaded, model_id_=mid, hop_s=hop, max_gap_s=max_gap_s, segmentation=segmentation)
+        return FrameRecognizer(loaded, model_id_=mid, hop_s=hop, max_gap_s=max_gap_s, segmentation=segmentation,
+                               view=view)
     raise ModelFileError(f"{path}: unknown modality {meta.modality!r}")

@@ -154,6 +154,9 @@ def test_pose_node_with_openpose_recognizes_camera_images(start_node, ros_node, 
     ok = next(s for s in diags if s.level == DiagnosticStatus.OK and value(s, "processed") == len(first))
     assert value(ok, "samples") == 6 and value(ok, "skipped_by_rate") == 6 and value(ok, "predictions") == n_first
     assert value(ok, "errors") == value(ok, "invalid") == value(ok, "failed") == value(ok, "dropped") == 0
+    # the input check: a person (7 spread keypoints of 15) in every taken frame, the view fits
+    keys = {kv.key: kv.value for kv in ok.values}
+    assert keys["person_fraction"] == "1.0" and keys["view_fits"] == "True" and keys["view"] == "full"
 
     # Bad images: an encoding the node does not read, data shorter than step * height.
     publish_at_camera_rate([image_msg(12, encoding="16UC1"), image_msg(13, nbytes=W * 3 * H - 7)])
