@@ -88,7 +88,7 @@ class StreamingRecognizer:
         self.max_gap_ns = int(round(max_gap_s * 1e9))
         self.sampler = sampler
         # online segmentation filter and forecaster stored with the model (None: plain windows)
-        self.segmenter = filter_from_meta(meta) if segmentation else None
+        self.segmenter = filter_from_meta(meta, hop_s=hop_s) if segmentation else None
         self.forecaster = forecaster_from_meta(meta) if segmentation else None
         self._features: deque = deque(maxlen=self.length)
         self._stamps: deque = deque(maxlen=self.length)

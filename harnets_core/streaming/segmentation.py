@@ -27,8 +27,14 @@ import numpy as np
 
 from harnets_core.errors import ConfigError
 from harnets_core.streaming.forecast import activity_sequences, fit_forecast
+from harnets_core.streaming.semimarkov import HsmmFilter, fit_hsmm
 
-__all__ = ["TIMELINE_META_KEY", "HmmFilter", "fit_filter", "filter_from_meta", "fit_timeline_meta"]
+__all__ = ["TIMELINE_META_KEY", "FILTER_KINDS", "HmmFilter", "fit_filter", "filter_from_meta", "fit_timeline_meta"]
+
+FILTER_KINDS: tuple[str, ...] = ("hsmm", "hmm")
+"""Segmentation filters a model file can hold: the hidden semi-Markov filter with durations
+learned from training (:class:`harnets_core.streaming.semimarkov.HsmmFilter`, the default) or
+the HMM with geometric durations (:class:`HmmFilter`)."""
 
 TIMELINE_META_KEY = "timeline"
 """Model-meta key holding ``{"filter": HmmFilter.to_dict(), "forecast": ForecastModel.to_dict()}``."""
@@ -62,6 +68,16 @@ class HmmFilter:
     @property
     def belief(self) -> np.ndarray | None:
         return None if self._belief is None else self._belief.copy()
+
+    def at_hop(self, hop_s: float) -> HmmFilter:
+        """The same filter stepping every ``hop_s`` seconds: each class keeps its mean duration
+        (stay probability ``stay ** (hop_s / self.hop_s)``) and its switch frequencies."""
+        stay = np.clip(np.diag(self.transition), 0.0, 1.0 - 1e-9)
+        switch = (self.transition - np.diag(np.diag(self.transition))) / (1.0 - stay)[:, None]
+        new_stay = stay ** (float(hop_s) / self.hop_s)
+        transition = switch * (1.0 - new_stay)[:, None] + np.diag(new_stay)
+        return HmmFilter(class_ids=list(self.class_ids), hop_s=float(hop_s), transition=transition, prior=self.prior.copy(),
+                         eps=self.eps, prior_power=self.prior_power)
 
     def update(self, probabilities: np.ndarray) -> np.ndarray:
         """Fold in one window's class probabilities (K,); returns the filtered (K,) float32."""
@@ -118,19 +134,28 @@ def fit_filter(runs: Sequence[Any], class_ids: Sequence[int], hop_s: float, *, e
     return HmmFilter(class_ids=ids, hop_s=float(hop_s), transition=transition, prior=prior, eps=eps, prior_power=prior_power)
 
 
-def fit_timeline_meta(runs: Sequence[Any], class_ids: Sequence[int], hop_s: float) -> dict[str, Any]:
-    """What the model file stores under :data:`TIMELINE_META_KEY`: the filter and the forecaster."""
-    return {"filter": fit_filter(runs, class_ids, hop_s).to_dict(), "forecast": fit_forecast(runs, class_ids).to_dict()}
+def fit_timeline_meta(runs: Sequence[Any], class_ids: Sequence[int], hop_s: float, *, kind: str = "hsmm",
+                      **settings: float) -> dict[str, Any]:
+    """What the model file stores under :data:`TIMELINE_META_KEY`: the filter (``kind``, one of
+    :data:`FILTER_KINDS`, with ``settings`` such as ``eps``) and the forecaster."""
+    if kind not in FILTER_KINDS:
+        raise ConfigError(f"segmentation filter {kind!r}: use one of {', '.join(FILTER_KINDS)}")
+    fit = fit_hsmm if kind == "hsmm" else fit_filter
+    return {"filter": fit(runs, class_ids, hop_s, **settings).to_dict(), "forecast": fit_forecast(runs, class_ids).to_dict()}
 
 
-def filter_from_meta(meta: Any) -> HmmFilter | None:
-    """The model file's filter (None when the file has none: a model trained before it existed).
-    ConfigError when its classes are not the model's."""
+def filter_from_meta(meta: Any, *, hop_s: float | None = None) -> Any:
+    """The model file's filter, an :class:`HmmFilter` or a
+    :class:`~harnets_core.streaming.semimarkov.HsmmFilter` (None when the file has none: a
+    model trained before it existed), stepping every ``hop_s`` (default: the hop it was fitted
+    for). ConfigError when its classes are not the model's."""
     timeline = (meta.get(TIMELINE_META_KEY) if hasattr(meta, "get") else None) or {}
     data = timeline.get("filter")
     if not data:
         return None
-    filt = HmmFilter.from_dict(data)
+    filt = HsmmFilter.from_dict(data) if data.get("kind") == "hsmm" else HmmFilter.from_dict(data)
+    if hop_s is not None and abs(float(hop_s) - filt.hop_s) > 1e-9:
+        filt = filt.at_hop(hop_s)
     if list(filt.class_ids) != [int(c) for c in meta.get("class_ids")]:
         raise ConfigError(f"segmentation filter classes {filt.class_ids} are not the model's {list(meta.get('class_ids'))}")
     return filt
