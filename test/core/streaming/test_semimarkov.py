@@ -23,7 +23,7 @@ def _runs(n_cycles: int = 12) -> list[SessionRun]:
 
 
 A = np.array([0.05, 0.9, 0.05])
-LEANS_B = np.array([0.05, 0.4, 0.55])  # one window that leans to B
+LEANS_B = np.array([0.02, 0.2, 0.78])  # one window that leans to B
 
 
 def _after(filt, n_a: int) -> int:
