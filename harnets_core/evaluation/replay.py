@@ -179,7 +179,8 @@ def score_timed(
     if not gt_stream:
         raise BagError("the bag has no ground-truth Activity messages (source 'ground_truth')")
     gt = segments_from_stream(gt_stream, end_s=end_s)
-    results = write_timeline_report(out_dir, gt, timed, list(META_ACTIONS), latencies_by_source=latencies, title=title)
+    results = write_timeline_report(out_dir, gt, timed, list(META_ACTIONS), latencies_by_source=latencies, title=title,
+                                    forecasts=forecasts)
     summary = {src: _as_dict(m) for src, m in results.items()}
     class_ids = list(range(len(META_ACTIONS)))
     for src in summary:

@@ -55,6 +55,7 @@ __all__ = [
     "time_grid",
     "gt_labels",
     "sample_and_hold",
+    "next_activity_labels",
     "frame_metrics",
     "label_runs",
     "segment_f1",
@@ -444,6 +445,7 @@ def _plot_timeline(
     class_names: Sequence[str],
     rate_hz: float,
     title: str,
+    forecasts: Mapping[str, Sequence[tuple[float, Any]]] | None = None,
 ) -> None:
     import matplotlib
 
@@ -452,6 +454,12 @@ def _plot_timeline(
     from matplotlib.patches import Patch
 
     colors = _class_colors(len(class_names))
+    preds = dict(preds)
+    if forecasts:  # the forecast next activity as rows of its own, under the true next activity
+        preds["next (truth)"] = next_activity_labels(gt)
+        for src, items in forecasts.items():
+            preds[f"{src}: next (forecast)"] = [TimedLabel(t, int(f.next_ids[0]) if f.next_ids else NONE)
+                                                for t, f in items]
     rows = ["ground truth", *preds]
     times = time_grid(gt, rate_hz)
     dt = 1.0 / rate_hz
@@ -466,6 +474,8 @@ def _plot_timeline(
     for r, src in enumerate(preds, start=1):
         held = sample_and_hold(preds[src], times)
         for cls, s, e in label_runs(held):
+            if cls == NONE:
+                continue
             ax.broken_barh([(times[s], (e - s) * dt)], (r + 0.1, 0.8), facecolors=colors[cls])
             used.add(cls)
     ax.set_yticks(np.arange(len(rows)) + 0.5, rows)
@@ -479,6 +489,17 @@ def _plot_timeline(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def next_activity_labels(gt: Sequence[GtSegment], idle_id: int = 0) -> list[TimedLabel]:
+    """During each annotated activity, the activity that follows it (idle skipped; runs of one
+    activity separated only by idle count as one), as a label stream; none elsewhere."""
+    acts = sorted(s for s in gt if s.class_id not in (idle_id, NONE))
+    out: list[TimedLabel] = []
+    for n, seg in enumerate(acts):
+        nxt = next((a.class_id for a in acts[n + 1:] if a.class_id != seg.class_id), NONE)
+        out += [TimedLabel(seg.start_s, nxt), TimedLabel(seg.end_s, NONE)]
+    return out
 
 
 def _write_confusion(out_dir: Path, source: str, frame: FrameMetrics, class_names: Sequence[str]) -> None:
@@ -528,9 +549,12 @@ def write_timeline_report(
     title: str = "Activity timeline",
     *,
     rate_hz: float = 10.0,
+    forecasts: Mapping[str, Sequence[tuple[float, Any]]] | None = None,
 ) -> dict[str, SourceMetrics]:
     """Evaluate every source and write ``report.md``, ``metrics.json``, ``timeline.png`` and
-    ``confusion_<source>.png`` / ``.csv`` into ``out_dir`` (created). Class id = index in class_names."""
+    ``confusion_<source>.png`` / ``.csv`` into ``out_dir`` (created). Class id = index in class_names.
+    ``forecasts`` (source -> ``(stamp_s, Forecast)``): the timeline also shows each source's
+    forecast next activity under the true next activity."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     class_ids = list(range(len(class_names)))
@@ -580,5 +604,5 @@ def write_timeline_report(
         lines += ["", f"Confusion: [confusion_{src}.csv](confusion_{src}.csv), ![confusion](confusion_{src}.png)", ""]
         _write_confusion(out, src, m.frame, class_names)
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
-    _plot_timeline(out / "timeline.png", gt, ordered, class_names, rate_hz, title)
+    _plot_timeline(out / "timeline.png", gt, ordered, class_names, rate_hz, title, forecasts=forecasts)
     return metrics

@@ -49,3 +49,27 @@ def test_forecast_scores_and_baselines():
     rem = m["remaining_time"]
     assert rem["n_forecasts"] == 4 and rem["mae_s"] == pytest.approx((0 + 0 + 0 + 0) / 4)
     assert rem["mean_duration_baseline_mae_s"] == pytest.approx((0 + 0 + 0 + 0) / 4 + (0 + 0 + 0 + 0))
+
+
+def test_next_activity_labels_skip_idle_and_merge_repeats():
+    from harnets_core.evaluation.timeline import NONE, next_activity_labels
+
+    gt = [GtSegment(0.0, 2.0, 5), GtSegment(2.0, 3.0, 0), GtSegment(3.0, 4.0, 5), GtSegment(4.0, 6.0, 11)]
+    labels = next_activity_labels(gt)
+    # during both runs of 5 (idle between) the next activity is 11; nothing follows 11
+    assert [(t, c) for t, c, _ in labels] == [(0.0, 11), (2.0, NONE), (3.0, 11), (4.0, NONE), (4.0, NONE), (6.0, NONE)]
+
+
+def test_timeline_plot_shows_the_forecast(tmp_path):
+    from PIL import Image
+
+    from harnets_core.evaluation.timeline import write_timeline_report
+
+    gt = [GtSegment(0.0, 2.0, 1), GtSegment(2.0, 4.0, 2)]
+    preds = {"skeleton": [TimedLabel(0.0, 1), TimedLabel(2.0, 2)]}
+    fc = Forecast(0, 1, 0.0, (1.0, 2.0, 3.0), (2,), (1.0,))
+    write_timeline_report(tmp_path / "plain", gt, preds, ["idle", "a", "b"])
+    write_timeline_report(tmp_path / "fc", gt, preds, ["idle", "a", "b"], forecasts={"skeleton": [(0.0, fc), (2.0, fc)]})
+    plain = Image.open(tmp_path / "plain" / "timeline.png").size
+    with_forecast = Image.open(tmp_path / "fc" / "timeline.png").size
+    assert with_forecast[1] > plain[1]  # two more rows: the true and the forecast next activity
