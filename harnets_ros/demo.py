@@ -26,6 +26,10 @@ __all__ = ["run_demo"]
 
 MARKER = ".harnets-demo"
 
+SKELETON_STREAM_ARGS = ["--hop-s", "0.25", "--train-hop-s", "0.125", "--window-frames", "120", "--features", "velocities"]
+"""The skeleton settings recommended for the streaming timeline (docs/RESULTS.md, "Timeline for a
+planner"): a 1 s window every 0.25 s, training windows every 0.125 s, velocity features."""
+
 
 def _step(title: str, argv: list[str]) -> None:
     print(f"\n=== {title}\n$ harnets {shlex.join(argv)}", flush=True)
@@ -58,7 +62,7 @@ def run_demo(args: Any) -> int:
     skeleton = runs / "skeleton"
     _step("2/6 train the skeleton (IMU suit) LSTM",
           ["train", "skeleton", "--data", str(data), "--out", str(skeleton), "--epochs", str(args.skeleton_epochs),
-           "--patience", "10", "--seed", str(args.seed), "--hop-s", "0.5", "--batch-size", "16"])
+           "--patience", "10", "--seed", str(args.seed), "--batch-size", "16", *SKELETON_STREAM_ARGS])
     rgb = runs / "rgb_side"
     _step("3/6 train the RGB side-view CNN-LSTM",
           ["train", "rgb", "--data", str(data), "--out", str(rgb), "--view", "left", "--epochs", str(args.rgb_epochs),
