@@ -4,7 +4,9 @@ The fusion itself (class alignment by name, weights, staleness, stamps, latency)
 harnets_core.streaming.fusion.LateFusion; this node only converts messages and publishes. The input
 callback stores the prediction (one per input: bounded); with `rate_hz` = 0 the fusion is
 published on every fresh input, otherwise a timer publishes at `rate_hz` when something new
-came in. A bad input message is counted as invalid and reported on /diagnostics.
+came in. A bad input message is counted as invalid and reported on /diagnostics. With
+`forecast_model_path` (a model file with a forecaster, e.g. the first recognizer's), the fused
+timeline is forecast and published as harnets/ActivityForecast on `forecast_topic`.
 """
 from __future__ import annotations
 
@@ -15,9 +17,13 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 
 from harnets.msg import Activity
+from harnets.msg import ActivityForecast
 from harnets_core.errors import StreamError
+from harnets_core.models.modelfile import read_meta
+from harnets_core.streaming.forecast import forecaster_from_meta
 from harnets_core.streaming.fusion import LateFusion, NoFusion
-from harnets_ros.common import RESULT_QOS, SENSOR_QOS, Diagnostics, declare, prediction_to_msg, run_node, time_to_ns
+from harnets_ros.common import (RESULT_QOS, SENSOR_QOS, Diagnostics, declare, forecast_to_msg, prediction_to_msg, run_node,
+                                time_to_ns)
 
 __all__ = ["FusionNode", "main"]
 
@@ -32,8 +38,15 @@ class FusionNode(Node):
         self.rate_hz = declare(self, "rate_hz", 0.0, "Publish rate in Hz; 0: publish on every fresh input.")
         output_topic = declare(self, "output_topic", "activity_fused", "Topic of the fused harnets/Activity.")
         self.frame_id = declare(self, "frame_id", "", "frame_id of the output; empty: that of the newest input used.")
-        # Bad parameters are an error at start, with the reason (ConfigError).
-        self.fusion = LateFusion.from_lists(list(inputs), list(weights), float(staleness_s), min_sources=int(min_inputs))
+        forecast_model = declare(self, "forecast_model_path", "", "Model file whose forecaster forecasts the fused timeline (a missing file is an error; one without a forecaster: a warning, no forecast); empty: no forecast.")
+        forecast_topic = declare(self, "forecast_topic", "activity/forecast", "Topic of the harnets/ActivityForecast of the fused timeline.")
+        # Bad parameters are an error at start, with the reason (ConfigError; ModelFileError: no such model file).
+        forecaster = forecaster_from_meta(read_meta(forecast_model)) if forecast_model else None
+        if forecast_model and forecaster is None:  # e.g. a model trained without the stream timeline
+            self.get_logger().warn(f"{forecast_model}: the model file has no forecaster: no forecast of the fused timeline")
+        self.fusion = LateFusion.from_lists(list(inputs), list(weights), float(staleness_s), min_sources=int(min_inputs),
+                                            forecaster=forecaster)
+        self._forecast_pub = self.create_publisher(ActivityForecast, forecast_topic, RESULT_QOS) if forecaster else None
         self.diag = Diagnostics(self.get_fully_qualified_name())
         self._frame_ids: dict[str, str] = {}
         self._new_input = False
@@ -75,6 +88,8 @@ class FusionNode(Node):
         frame_id = self.frame_id or self._frame_ids.get(fused.newest_source, "")
         self._pub.publish(prediction_to_msg(fused, frame_id, fused.latency_ms))
         self.diag.count("published")
+        if self._forecast_pub is not None and fused.forecast is not None:
+            self._forecast_pub.publish(forecast_to_msg(fused, frame_id))
         self.diag.latencies_ms.append(fused.latency_ms)
 
     def _publish_diagnostics(self) -> None:

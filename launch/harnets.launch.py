@@ -158,6 +158,8 @@ def _graph(context):
     for model_arg, executable, name, input_topic, output_topic in active:
         overrides = {"model_path": str(Path(arg[model_arg]).expanduser().resolve()), "input_topic": input_topic,
                      "output_topic": output_topic if fused else arg["activity_topic"]}
+        if fused:  # each recognizer's own forecast apart; the fusion publishes activity/forecast
+            overrides["forecast_topic"] = f"{output_topic}/forecast"
         if executable != "skeleton_node":
             overrides["image_transport"] = arg["image_transport"]
         node = LifecycleNode(package="harnets", executable=executable, name=name, namespace=namespace,
@@ -168,7 +170,9 @@ def _graph(context):
         actions.append(Node(package="harnets", executable="fusion_node", name="activity_fusion", namespace=namespace,
                             parameters=parameters("activity_fusion", {
                                 "inputs": [r[4] for r in active], "weights": [1.0] * len(active),
-                                "output_topic": arg["activity_topic"]}),
+                                "output_topic": arg["activity_topic"],
+                                # the first model's forecaster (when its file has one) forecasts the fused timeline
+                                "forecast_model_path": str(Path(arg[active[0][0]]).expanduser().resolve())}),
                             output="screen"))
     streamers = []
     if arg["bvh"]:

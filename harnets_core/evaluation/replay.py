@@ -29,6 +29,7 @@ from harnets_core.errors import BagError, DatasetError, StreamError
 from harnets_core.datasets.inhard import META_ACTIONS, InhardLayout
 from harnets_core.evaluation.timeline import TimedLabel
 from harnets_core.evaluation.timeline import segments_from_stream, write_timeline_report
+from harnets_core.streaming.forecast import Forecaster
 
 __all__ = ["bag_from_inhard", "replay_offline", "score_timed", "to_timed", "print_headline", "BAG_START_NS"]
 
@@ -116,7 +117,10 @@ def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: s
             if pred is not None:
                 predictions[src].append(pred)
     if fusion and len(recognizers) > 1:
-        predictions["fusion"] = fuse_offline(predictions)
+        # the fused timeline is forecast with the first model's forecaster (as the fusion node does)
+        first = next((rec.forecaster for rec in recognizers.values() if rec.forecaster is not None), None)
+        forecaster = Forecaster(first.model) if first is not None else None
+        predictions["fusion"] = fuse_offline(predictions, forecaster=forecaster)
     end_s = (last_stamp_ns - BAG_START_NS) / 1e9
     timed = to_timed(predictions)
     forecasts, forecast_models = {}, {}
@@ -130,17 +134,21 @@ def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: s
         if rec.forecaster is not None:
             forecasts[src] = [((p.stamp_ns - BAG_START_NS) / 1e9, p.forecast) for p in predictions[src]]
             forecast_models[src] = rec.forecaster.model
+    if predictions.get("fusion") and predictions["fusion"][0].forecast is not None:
+        forecasts["fusion"] = [((p.stamp_ns - BAG_START_NS) / 1e9, p.forecast) for p in predictions["fusion"]]
+        forecast_models["fusion"] = first.model
     metrics = score_timed(timed, gt_stream, out_dir, end_s=end_s, title=f"offline replay of {bag.name}",
                           forecasts=forecasts, forecast_models=forecast_models)
     metrics["invalid_messages"] = invalid
     return metrics
 
 
-def fuse_offline(predictions: Mapping[str, list[Any]]) -> list[Any]:
-    """Late fusion of time-ordered prediction streams (the fusion node's logic, offline)."""
+def fuse_offline(predictions: Mapping[str, list[Any]], *, forecaster: Any = None) -> list[Any]:
+    """Late fusion of time-ordered prediction streams (the fusion node's logic, offline): the
+    recognizers' (filtered) probabilities, and with ``forecaster`` a forecast on the fused timeline."""
     from harnets_core.streaming.fusion import LateFusion
 
-    fusion = LateFusion(weights={src: 1.0 for src in predictions}, staleness_s=1.0)
+    fusion = LateFusion(weights={src: 1.0 for src in predictions}, staleness_s=1.0, forecaster=forecaster)
     merged = sorted((p.stamp_ns, src, p) for src, preds in predictions.items() for p in preds)
     out = []
     for _, src, p in merged:

@@ -14,6 +14,11 @@ one per configured source) and combines those that are fresh into one distributi
 - latency: the largest input latency + the time from the arrival of the last input used
   to the end of the fusion (the fusion's own time when fusing on every input).
 
+With a ``forecaster`` (:class:`harnets_core.streaming.forecast.Forecaster`, e.g. the one stored
+in the first model file that has one), every fused prediction carries the forecast made on the
+fused timeline (``FusedPrediction.forecast``): the inputs are the recognizers' filtered
+timelines, so the fused timeline is not filtered again, only forecast.
+
 When there is no fused prediction, :class:`NoFusion` says why: the input just added is
 itself stale (``STALE_INPUT``: stored, but nothing new to fuse), or fewer than
 ``min_sources`` fresh sources of weight > 0 (``TOO_FEW_SOURCES``).
@@ -26,7 +31,7 @@ import enum
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -67,6 +72,7 @@ class FusedPrediction(TopClass):
     newest_source: str = ""  # key of the source whose stamp is the output's stamp
     source: str = "fusion"
     model_id: str = ""
+    forecast: Any = None  # harnets_core.streaming.forecast.Forecast made on the fused timeline (with a forecaster)
 
 
 class NoFusion(enum.Enum):
@@ -91,6 +97,8 @@ class LateFusion:
             this is left out of the fusion.
         min_sources: fuse only when at least this many sources are fresh.
         clock_ns: monotonic clock (injectable for tests).
+        forecaster: forecasts on the fused timeline (one update per fused prediction); reset with
+            the fusion.
     """
 
     def __init__(
@@ -100,6 +108,7 @@ class LateFusion:
         *,
         min_sources: int = 1,
         clock_ns: Callable[[], int] = time.monotonic_ns,
+        forecaster: Any = None,
     ) -> None:
         if not weights:
             raise ConfigError("late fusion needs at least one source")
@@ -116,6 +125,7 @@ class LateFusion:
         self.staleness_ns = int(round(staleness_s * 1e9))
         self.min_sources = int(min_sources)
         self._clock_ns = clock_ns
+        self.forecaster = forecaster
         self._latest: dict[str, SourceInput] = {}
         self.stats = {"inputs": 0, "stale_sources": 0, "resets": 0, "fused": 0}
 
@@ -131,8 +141,10 @@ class LateFusion:
         return cls(dict(zip(keys, (float(w) for w in weights))), staleness_s, **kwargs)
 
     def reset(self) -> None:
-        """Forget every stored prediction."""
+        """Forget every stored prediction (and the forecaster's history)."""
         self._latest.clear()
+        if self.forecaster is not None:
+            self.forecaster.reset()
 
     # ------------------------------------------------------------------------ input
     def add(
@@ -235,8 +247,12 @@ class LateFusion:
         fused /= fused.sum()
         fusion_ms = (self._clock_ns() - max(s.arrival_ns for s in used)) / 1e6
         self.stats["fused"] += 1
+        stamp_ns = max(s.stamp_ns for s in used)
+        forecast = None
+        if self.forecaster is not None:
+            forecast = self.forecaster.update(ids_by_name[names[int(np.argmax(fused))]], stamp_ns)
         return FusedPrediction(
-            stamp_ns=max(s.stamp_ns for s in used),
+            stamp_ns=stamp_ns,
             window_start_ns=min(s.window_start_ns for s in used),
             class_names=tuple(names),
             class_ids=tuple(ids_by_name[n] for n in names),
@@ -245,6 +261,7 @@ class LateFusion:
             sources=tuple(s.key for s in used),
             weights=tuple(float(x) for x in w),
             newest_source=max(used, key=lambda s: s.stamp_ns).key,
+            forecast=forecast,
         )
 
     def offer(

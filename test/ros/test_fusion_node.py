@@ -92,3 +92,48 @@ def test_fusion_node_combines_two_streams(start_node, ros_node):
     send(rgb, activity(11 * S, 10 * S, ["Picking left"], [1], [1.0], 5.0, "rgb"), lambda m: m.latency_ms >= 5.0)
     np.testing.assert_allclose(fused[-1].probabilities, [0.75 * 0.1, 0.75 * 0.9 + 0.25], rtol=1e-5)
     assert proc.alive()
+
+
+def test_fusion_node_forecasts_the_fused_timeline(start_node, ros_node, forecasting_skeleton_model):
+    from harnets.msg import ActivityForecast
+
+    proc = start_node("fusion_node", {"inputs": ["act/skeleton", "act/rgb"], "output_topic": "act/fused",
+                                      "forecast_model_path": str(forecasting_skeleton_model),
+                                      "forecast_topic": "act/forecast"}, name="activity_fusion")
+    forecasts: list[ActivityForecast] = []
+    out = ros_node.create_subscription(ActivityForecast, "act/forecast", forecasts.append, RESULT_QOS)
+    skel = ros_node.create_publisher(Activity, "act/skeleton", RESULT_QOS)
+    rgb = ros_node.create_publisher(Activity, "act/rgb", RESULT_QOS)
+    connected = lambda: skel.get_subscription_count() > 0 and rgb.get_subscription_count() > 0 and out.get_publisher_count() > 0  # noqa: E731
+    assert spin_until(ros_node, connected, 15.0), proc.log()
+    names, ids = ["No action", "Consult sheets", "Assemble system"], [0, 1, 11]
+    for k in range(10):  # skeleton unsure, rgb sure of Consult sheets: the fused timeline is Consult
+        stamp = 10 * S + k * S // 10
+        skel.publish(activity(stamp, stamp - S, names, ids, [0.4, 0.35, 0.25], 4.0, "skeleton"))
+        rgb.publish(activity(stamp, stamp - S, names, ids, [0.0, 0.9, 0.1], 4.0, "rgb"))
+        spin_until(ros_node, lambda: False, 0.05)
+    assert spin_until(ros_node, lambda: len(forecasts) >= 3, 10.0), proc.log()
+    last = forecasts[-1]
+    assert last.source == "fusion" and last.current_class_id == 1 and last.current_label == "Consult sheets"
+    assert list(last.next_class_ids)[0] == 11  # Consult sheets -> Assemble system in the model's training runs
+    assert last.remaining_p50_s > 0.0
+
+
+def test_fusion_node_without_forecaster_in_the_model_fuses_and_warns(start_node, ros_node, untrained_skeleton_model):
+    from harnets.msg import ActivityForecast
+
+    proc = start_node("fusion_node", {"inputs": ["act/skeleton", "act/rgb"], "output_topic": "act/fused",
+                                      "forecast_model_path": str(untrained_skeleton_model),
+                                      "forecast_topic": "act/forecast"}, name="activity_fusion")
+    fused: list[Activity] = []
+    forecasts: list[ActivityForecast] = []
+    out = ros_node.create_subscription(Activity, "act/fused", fused.append, RESULT_QOS)
+    ros_node.create_subscription(ActivityForecast, "act/forecast", forecasts.append, RESULT_QOS)
+    skel = ros_node.create_publisher(Activity, "act/skeleton", RESULT_QOS)
+    assert spin_until(ros_node, lambda: skel.get_subscription_count() > 0 and out.get_publisher_count() > 0, 15.0), proc.log()
+    for k in range(10):
+        skel.publish(activity(10 * S + k * S // 10, 9 * S, ["No action", "Picking left"], [0, 1], [0.6, 0.4], 4.0, "skeleton"))
+        if spin_until(ros_node, lambda: len(fused) >= 2, 0.3):
+            break
+    assert len(fused) >= 2 and not forecasts and proc.alive()
+    assert "has no forecaster" in proc.log()

@@ -56,3 +56,29 @@ def test_replay_eval_command_and_errors(session_bag: Path, trained_skeleton_run:
     with pytest.raises(ModelFileError, match="'rgb' model"):
         replay_offline(session_bag, {"rgb": trained_skeleton_run / "model.safetensors"}, tmp_path / "x")
     assert main(["replay-eval", str(tmp_path / "missing_bag"), "--skeleton-model", model, "--out", str(tmp_path / "y")]) == 2
+
+
+def test_offline_fusion_forecasts_on_the_fused_timeline():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from harnets_core.datasets.stream_windows import SessionRun
+    from harnets_core.evaluation.replay import fuse_offline
+    from harnets_core.streaming.forecast import Forecaster, fit_forecast
+
+    runs = [SessionRun("S", cid, 3.0 * n + (2.0 if cid == 2 else 0.0), 2.0 if cid == 1 else 1.0)
+            for n in range(6) for cid in (1, 2)]
+    names, ids = ("idle", "A", "B"), (0, 1, 2)
+
+    def pred(t_s, probs):
+        return SimpleNamespace(stamp_ns=int(t_s * 1e9), window_start_ns=0, class_names=names, class_ids=ids,
+                               probabilities=np.array(probs, dtype=np.float32))
+
+    streams = {"skeleton": [pred(1.0, [0.1, 0.8, 0.1]), pred(2.0, [0.1, 0.2, 0.7])],
+               "rgb": [pred(1.5, [0.1, 0.7, 0.2]), pred(2.5, [0.0, 0.1, 0.9])]}
+    plain = fuse_offline(streams)
+    assert all(p.forecast is None for p in plain)
+    fused = fuse_offline(streams, forecaster=Forecaster(fit_forecast(runs, list(ids))))
+    assert [p.forecast.current_id for p in fused] == [p.class_id for p in fused]
+    assert fused[-1].class_id == 2 and fused[-1].forecast.next_ids[0] == 1  # B, then A

@@ -152,3 +152,30 @@ def test_from_lists_equal_weights_by_default():
     assert fusion.weights == {"a": 1.0, "b": 1.0}
     with pytest.raises(ConfigError, match="staleness_s"):
         LateFusion({"a": 1.0}, -1.0)
+
+
+def _forecaster():
+    from harnets_core.datasets.stream_windows import SessionRun
+    from harnets_core.streaming.forecast import Forecaster, fit_forecast
+
+    runs, t = [], 0.0
+    for _ in range(6):  # A (id 1, 2 s) -> B (id 2, 1 s) -> A ...
+        for cid, dur in ((1, 2.0), (2, 1.0)):
+            runs.append(SessionRun("S", cid, t, dur))
+            t += dur
+    return Forecaster(fit_forecast(runs, [0, 1, 2]))
+
+
+def test_forecast_on_the_fused_timeline():
+    fusion, _ = make(forecaster=_forecaster())
+    names, ids = ["idle", "A", "B"], [0, 1, 2]
+    assert make()[0].update("a", 1 * S, 0, names, ids, [0.1, 0.8, 0.1], 1.0).forecast is None  # no forecaster
+    fusion.update("a", 1 * S, 0, names, ids, [0.1, 0.8, 0.1], 1.0)
+    # b says B strongly: the FUSED top class is B, so the forecast is about B (next: A)
+    out = fusion.update("b", 2 * S, S, names, ids, [0.0, 0.1, 0.9], 1.0)
+    assert out.class_id == 2 and out.forecast.current_id == 2 and out.forecast.next_ids[0] == 1
+    out = fusion.update("b", int(2.5 * S), S, names, ids, [0.0, 0.1, 0.9], 1.0)
+    assert out.forecast.elapsed_s == pytest.approx(0.5)  # B recognized since 2 s
+    fusion.reset()  # a replay restarted: the forecaster forgets the fused timeline too
+    out = fusion.update("a", 10 * S, 9 * S, names, ids, [0.0, 0.1, 0.9], 1.0)
+    assert out.forecast.elapsed_s == 0.0
