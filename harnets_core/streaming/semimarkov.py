@@ -7,18 +7,20 @@ Here the belief is over ``(class j, steps d it has lasted)``; one step is one wi
 
     predict:  stay     a'(j, d + 1) = a(j, d) (1 - h_j(d))
               switch   a'(k, 1)     = sum_{j, d} a(j, d) h_j(d) S(j, k)
-    correct:  a(j, d) ∝ a'(j, d) * (((1 - eps) p(j | window) + eps / K) / prior(j) ** prior_power) ** power
+    correct:  a(j, d) ∝ a'(j, d) * (((1 - eps) p(j | window) + eps / K) / prior(j) ** prior_power) ** (evidence_per_s * hop_s)
 
 ``h_j(d)`` is the hazard of class ``j`` ending after ``d`` steps, from the durations of its
 runs in the training sessions (a kernel-smoothed histogram, so an unseen duration is unlikely
 but never impossible); ``S`` is the switch matrix (which class follows which, add-one
 smoothed, zero diagonal). The output is the class marginal ``sum_d a(j, d)``. No look-ahead:
-the filter adds no delay beyond the window's hop. ``power`` (a temperature's inverse) sets how
-much one window's probabilities count against the duration and transition model.
+the filter adds no delay beyond the window's hop. The exponent (a temperature's inverse) sets how
+much one window's probabilities count against the duration and transition model; it is
+``evidence_per_s * hop_s`` so that the evidence per SECOND is the same at any hop (overlapping
+windows are not independent: twice as many windows a second carry about the same information).
 
-The default settings (``eps`` 0.2, ``prior_power`` 0, ``power`` 1) were chosen on a separate
-synthetic data set (seed 1: its own subjects and sessions), never on the validation sessions
-that are reported (docs/RESULTS.md, "Timeline for a planner").
+The default settings (``eps`` 0.05, ``prior_power`` 0, ``evidence_per_s`` 4) were chosen on a
+separate synthetic data set (seed 1: its own subjects and sessions), never on the validation
+sessions that are reported (docs/RESULTS.md, "Timeline for a planner").
 
 Durations are stored in seconds, so the same filter runs at any streaming hop
 (:meth:`HsmmFilter.at_hop`).
@@ -66,9 +68,9 @@ class HsmmFilter:
     switch: np.ndarray  # (K, K)
     prior: np.ndarray  # (K,)
     durations_s: list[list[float]]
-    eps: float = 0.2
+    eps: float = 0.05
     prior_power: float = 0.0
-    power: float = 1.0
+    evidence_per_s: float = 4.0
     _hazard: np.ndarray = field(init=False, repr=False)  # (K, D)
     _start: np.ndarray = field(init=False, repr=False)  # (K, D) belief before the first window
 
@@ -112,7 +114,8 @@ class HsmmFilter:
         k = len(self.class_ids)
         if p.size != k:
             raise ConfigError(f"HsmmFilter.update: {p.size} probabilities for {k} classes")
-        lik = (((1.0 - self.eps) * p + self.eps / k) / np.power(self.prior, self.prior_power)) ** self.power  # (K,)
+        power = self.evidence_per_s * self.hop_s
+        lik = (((1.0 - self.eps) * p + self.eps / k) / np.power(self.prior, self.prior_power)) ** power  # (K,)
         if self._belief is None:
             pred = self._start
         else:
@@ -134,11 +137,11 @@ class HsmmFilter:
         return {"kind": "hsmm", "class_ids": [int(c) for c in self.class_ids], "hop_s": float(self.hop_s),
                 "switch": self.switch.tolist(), "prior": self.prior.tolist(),
                 "durations_s": [[round(float(x), 3) for x in d] for d in self.durations_s],
-                "eps": float(self.eps), "prior_power": float(self.prior_power), "power": float(self.power)}
+                "eps": float(self.eps), "prior_power": float(self.prior_power), "evidence_per_s": float(self.evidence_per_s)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HsmmFilter:
-        keys = {"kind", "class_ids", "hop_s", "switch", "prior", "durations_s", "eps", "prior_power", "power"}
+        keys = {"kind", "class_ids", "hop_s", "switch", "prior", "durations_s", "eps", "prior_power", "evidence_per_s"}
         unknown = set(data) - keys
         if unknown or data.get("kind") != "hsmm":
             raise ConfigError(f"segmentation filter: kind {data.get('kind')!r}, unknown keys {sorted(unknown)}")
@@ -146,14 +149,14 @@ class HsmmFilter:
             return cls(class_ids=[int(c) for c in data["class_ids"]], hop_s=float(data["hop_s"]),
                        switch=np.asarray(data["switch"]), prior=np.asarray(data["prior"]),
                        durations_s=[[float(x) for x in d] for d in data["durations_s"]],
-                       eps=float(data.get("eps", 0.2)), prior_power=float(data.get("prior_power", 0.0)),
-                       power=float(data.get("power", 1.0)))
+                       eps=float(data.get("eps", 0.05)), prior_power=float(data.get("prior_power", 0.0)),
+                       evidence_per_s=float(data.get("evidence_per_s", 4.0)))
         except (KeyError, ValueError, TypeError) as err:
             raise ConfigError(f"segmentation filter (hsmm) in the model file is malformed: {err}") from err
 
 
-def fit_hsmm(runs: Sequence[Any], class_ids: Sequence[int], hop_s: float, *, eps: float = 0.2,
-             prior_power: float = 0.0, power: float = 1.0) -> HsmmFilter:
+def fit_hsmm(runs: Sequence[Any], class_ids: Sequence[int], hop_s: float, *, eps: float = 0.05,
+             prior_power: float = 0.0, evidence_per_s: float = 4.0) -> HsmmFilter:
     """HSMM parameters from training label runs (objects with ``session``, ``class_id``,
     ``duration_s``, in session order; see :class:`harnets_core.datasets.stream_windows.SessionRun`).
     The first and last run of each session are cut by the recording: they count for the
@@ -179,4 +182,4 @@ def fit_hsmm(runs: Sequence[Any], class_ids: Sequence[int], hop_s: float, *, eps
     switch = counts / counts.sum(axis=1, keepdims=True)
     prior = (time_s + 1e-3) / (time_s + 1e-3).sum()
     return HsmmFilter(class_ids=ids, hop_s=float(hop_s), switch=switch, prior=prior, durations_s=durations,
-                      eps=eps, prior_power=prior_power, power=power)
+                      eps=eps, prior_power=prior_power, evidence_per_s=evidence_per_s)

@@ -10,6 +10,7 @@ from harnets_core.streaming.segmentation import HmmFilter, filter_from_meta, fit
 from harnets_core.streaming.semimarkov import HsmmFilter, duration_pmf, fit_hsmm
 
 IDS = [0, 1, 2]  # idle, A, B
+SETTINGS = {"eps": 0.2, "evidence_per_s": 2.0}  # one 0.5 s window's probabilities taken as they are
 
 
 def _runs(n_cycles: int = 12) -> list[SessionRun]:
@@ -34,7 +35,7 @@ def _after(filt, n_a: int) -> int:
 
 
 def test_hsmm_switches_on_weak_evidence_only_once_the_activity_has_lasted_its_usual_time():
-    filt = fit_hsmm(_runs(), IDS, hop_s=0.5)
+    filt = fit_hsmm(_runs(), IDS, hop_s=0.5, **SETTINGS)
     # 1 s into an A that always lasts 4 s: one window leaning to B is noise
     assert _after(filt, 2) == 1
     # 4 s into it: A is due to end, the same window is believed
@@ -48,7 +49,7 @@ def test_hmm_cannot_tell_the_two_apart():
 
 
 def test_hsmm_starting_mid_stream_follows_confident_windows():
-    filt = fit_hsmm(_runs(), IDS, hop_s=0.5)
+    filt = fit_hsmm(_runs(), IDS, hop_s=0.5, **SETTINGS)
     out = [int(np.argmax(filt.update(p))) for p in [A] * 3 + [np.array([0.9, 0.05, 0.05])] * 3]
     assert out[:3] == [1, 1, 1] and out[-1] == 0
 
@@ -70,16 +71,24 @@ def test_duration_pmf_peaks_at_the_training_durations():
 
 
 def test_round_trip_meta_and_hop_change():
-    meta = {"class_ids": IDS, "timeline": fit_timeline_meta(_runs(), IDS, 0.5)}
+    meta = {"class_ids": IDS, "timeline": fit_timeline_meta(_runs(), IDS, 0.5, **SETTINGS)}
     filt = filter_from_meta(meta)
     assert isinstance(filt, HsmmFilter)
     again = HsmmFilter.from_dict(filt.to_dict())
     stream = [A] * 8 + [LEANS_B] * 2
     np.testing.assert_allclose([filt.update(p) for p in stream], [again.update(p) for p in stream], atol=1e-6)
     # at a 0.25 s hop the same 4 s of A are 16 steps: still held after 1 s, released after 4 s
+    # (the same evidence per second: two windows leaning to B count as one did at 0.5 s)
     quick = filter_from_meta(meta, hop_s=0.25)
-    assert quick.hop_s == 0.25
-    assert _after(quick, 4) == 1 and _after(quick, 16) == 2
+    assert quick.hop_s == 0.25 and quick.evidence_per_s == filt.evidence_per_s
+
+    def after_quick(n_a: int) -> int:
+        quick.reset()
+        for p in [A] * n_a + [LEANS_B]:
+            quick.update(p)
+        return int(np.argmax(quick.update(LEANS_B)))
+
+    assert after_quick(4) == 1 and after_quick(16) == 2
     hmm_meta = {"class_ids": IDS, "timeline": fit_timeline_meta(_runs(), IDS, 0.5, kind="hmm")}
     hmm = filter_from_meta(hmm_meta, hop_s=0.25)
     assert isinstance(hmm, HmmFilter) and hmm.hop_s == 0.25
