@@ -90,6 +90,7 @@ class DataSelection:
     split: str = "official"
     group_pattern: str | None = None  # classes layout: the recording key of a clip's file name
     notes: list[str] = field(default_factory=list)  # what was skipped, counted (own layouts)
+    id_offset: int = 0  # added to an own dataset's class ids (stream windows: 0 is idle), see datasets.stream_windows
 
     @property
     def clip_per_segment(self) -> bool:
@@ -118,6 +119,7 @@ class DataSelection:
             "group_pattern": self.group_pattern,
             "notes": self.notes,
             "n_segments": len(self.segments),
+            "id_offset": self.id_offset,
         }
 
     def template_bvh(self) -> Path:

@@ -17,6 +17,12 @@ newest frame lies in a segment of a class that was not selected.
 Per-frame labels of every session also come back (:class:`StreamWindowSet` ``runs``), so the
 segmentation filter and the forecaster can learn durations and transitions from the same
 sessions (idle gaps included).
+
+Two layouts hold whole sessions: InHARD's online layout and your own ``sessions`` layout
+(recordings + ``labels.csv``, :mod:`harnets_core.datasets.own`; unlabelled time is idle there
+too). Own class ids count from 0, which is idle's id here, so a stream selection of the
+``sessions`` layout shifts them by :data:`OWN_ID_OFFSET` (:func:`stream_selection`); the model
+file keeps the shifted ids with the names.
 """
 from __future__ import annotations
 
@@ -27,13 +33,21 @@ from typing import Callable, Sequence
 import numpy as np
 
 from harnets_core.datasets.inhard import META_ACTIONS, NO_ACTION_ID, InhardLayout, Segment
+from harnets_core.datasets.own import scan_own
 from harnets_core.datasets.selection import DataSelection, WindowSet
 from harnets_core.datasets.windows import WindowConfig, frame_labels, segment_windows, window_labels, window_starts
 from harnets_core.errors import ConfigError, DatasetError
 from harnets_core.features.pipeline import SkeletonPipeline
 from harnets_core.formats.bvh import BvhClip, read_bvh
 
-__all__ = ["WINDOW_MODES", "BACKGROUND_NAME", "SessionRun", "StreamWindowSet", "with_background", "session_runs", "stream_windows"]
+__all__ = ["WINDOW_MODES", "BACKGROUND_NAME", "STREAM_LAYOUTS", "OWN_ID_OFFSET", "SessionRun", "StreamWindowSet",
+           "with_background", "stream_selection", "session_runs", "stream_windows"]
+
+STREAM_LAYOUTS: tuple[str, ...] = ("online", "sessions")
+"""Layouts with one file per whole session, which stream windows can be cut from."""
+
+OWN_ID_OFFSET = 1
+"""Added to the class ids of an own ``sessions`` dataset in a stream selection (0 is idle)."""
 
 WINDOW_MODES: tuple[str, ...] = ("stream", "segments")
 """How training windows are cut: over the whole session (labelled by the newest frame), or
@@ -71,6 +85,27 @@ def with_background(selection: DataSelection) -> DataSelection:
         class_ids=[NO_ACTION_ID, *selection.class_ids],
         class_names=[BACKGROUND_NAME, *selection.class_names],
     )
+
+
+def stream_selection(selection: DataSelection) -> DataSelection:
+    """The selection whose class ids leave 0 to idle: an own ``sessions`` dataset's ids (from 0)
+    shifted by :data:`OWN_ID_OFFSET`, segments included, recorded in ``id_offset`` (idempotent;
+    other layouts come back unchanged)."""
+    if selection.layout != "sessions" or selection.id_offset:
+        return selection
+    return replace(
+        selection,
+        class_ids=[c + OWN_ID_OFFSET for c in selection.class_ids],
+        segments=[replace(s, class_id=s.class_id + OWN_ID_OFFSET) for s in selection.segments],
+        id_offset=OWN_ID_OFFSET,
+    )
+
+
+def _every_segment(selection: DataSelection) -> list[Segment]:
+    """Every annotated action of the dataset, selected or not (ids shifted as the selection's)."""
+    if selection.layout == "online":
+        return InhardLayout(selection.root).annotations("online")
+    return [replace(s, class_id=s.class_id + selection.id_offset) for s in scan_own(selection.root, "sessions").segments]
 
 
 def _spans(selection: DataSelection, every: Sequence[Segment], session: str, n_frames: int,
@@ -122,25 +157,28 @@ def stream_windows(
     :func:`~harnets_core.datasets.windows.segment_windows` cuts them: today's segment windows,
     plus the idle gaps with ``background``; ``short_policy`` applies to runs shorter than a window).
     Returns x (N, T, D) features (not normalized), y (N,) class indices into
-    ``selection.class_ids``, and the label runs of every session.
+    ``selection.class_ids``, and the label runs of every session. An own ``sessions`` selection
+    must have gone through :func:`stream_selection` (its ids must leave 0 to idle).
     """
-    if selection.layout != "online":
+    if selection.layout not in STREAM_LAYOUTS:
         raise DatasetError(
-            f"{selection.root}: stream windows need the online layout (one BVH per session); "
+            f"{selection.root}: stream windows need whole sessions (the online or sessions layout); "
             f"this selection uses {selection.layout!r}"
         )
+    if selection.layout == "sessions" and not selection.id_offset:
+        raise DatasetError(f"{selection.root}: own class ids start at 0, idle's id: use stream_selection first")
     if background and NO_ACTION_ID not in selection.class_ids:
         raise DatasetError("stream_windows(background=True): the selection lacks the idle class (use with_background)")
-    layout = InhardLayout(selection.root)
+    files = selection.files()
     index_of = {cid: i for i, cid in enumerate(selection.class_ids)}
     if mode not in WINDOW_MODES:
         raise ConfigError(f"training windows {mode!r}: use one of {', '.join(WINDOW_MODES)}")
     hop = max(1, int(round(hop_s / pipeline.frame_time_s)))
     cfg = WindowConfig(length=pipeline.raw_length, hop=hop, short_policy="drop" if mode == "stream" else short_policy)
     xs, ys, names, runs = [], [], [], []
-    every = layout.annotations("online")
+    every = _every_segment(selection)
     for session in sessions:
-        path = layout.session_bvh(session)
+        path = files.session_bvh(session)
         clip = clip_loader(path)
         if clip.skeleton.signature() != pipeline.skeleton.signature():
             raise DatasetError(f"{path}: its skeleton differs from the dataset's first session (joints or channels)")

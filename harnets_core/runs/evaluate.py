@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from harnets_core.datasets.frames import default_cache, frame_windows
-from harnets_core.datasets.stream_windows import stream_windows, with_background
+from harnets_core.datasets.stream_windows import BACKGROUND_NAME, STREAM_LAYOUTS, stream_selection, stream_windows, with_background
 from harnets_core.datasets.selection import DataSelection, WindowSet, select_data, skeleton_windows
 from harnets_core.errors import ConfigError
 from harnets_core.evaluation.metrics import baselines, compute_metrics, write_report
@@ -49,7 +49,10 @@ def evaluate_run(model_path: str | Path, data_root: str | Path, out_dir: str | P
     meta = loaded.meta
     data = dict(meta.get("data") or {})
     own = str(layout or data.get("layout")) in ("classes", "sessions")  # own class names: matched by name
-    selection = select_data(data_root, classes=list(meta.class_names if own else meta.class_ids), split=_split_of(data),
+    timeline = meta.get("timeline") or {}
+    # own data: classes by name (idle, which a stream model adds, is not one of the data's)
+    names = [n for n in meta.class_names if not (timeline.get("background") and n == BACKGROUND_NAME)]
+    selection = select_data(data_root, classes=list(names if own else meta.class_ids), split=_split_of(data),
                             scenario=data.get("scenario", "all"), threshold_s=float(data.get("threshold_s", 3.0)),
                             layout=layout or str(data.get("layout", "auto")), modality=meta.modality,
                             group_pattern=data.get("group_pattern") if own else None)
@@ -61,10 +64,10 @@ def evaluate_run(model_path: str | Path, data_root: str | Path, out_dir: str | P
         windows = frame_windows_for_model(loaded, selection, eval_sessions)
     else:
         pipeline = pipeline_from_meta(meta)
-        timeline = meta.get("timeline") or {}
-        if timeline.get("windows") and selection.layout == "online":  # the windows it was trained on (stream, idle)
+        if timeline.get("windows") and selection.layout in STREAM_LAYOUTS:  # the windows it was trained on (stream, idle)
             background = bool(timeline.get("background"))
-            windows = stream_windows(with_background(selection) if background else selection, eval_sessions, pipeline,
+            chosen = stream_selection(selection)  # own sessions: the ids it was trained with (0 is idle)
+            windows = stream_windows(with_background(chosen) if background else chosen, eval_sessions, pipeline,
                                      hop_s=meta.hop_s, background=background, mode=timeline["windows"],
                                      short_policy=meta.short_policy)
         else:

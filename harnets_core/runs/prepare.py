@@ -11,7 +11,7 @@ import torch
 
 from harnets_core.datasets.frames import FrameWindowDataset, default_cache, frame_windows
 from harnets_core.datasets.inhard import NO_ACTION_ID
-from harnets_core.datasets.stream_windows import StreamWindowSet, stream_windows, with_background
+from harnets_core.datasets.stream_windows import STREAM_LAYOUTS, StreamWindowSet, stream_selection, stream_windows, with_background
 from harnets_core.datasets.selection import DataSelection, WindowSet, skeleton_windows
 from harnets_core.features.keypoints import extractor_from_settings
 from harnets_core.features.pipeline import FramePipeline, SkeletonPipeline, skeleton_meta
@@ -83,6 +83,7 @@ def stream_training_windows(
     from the TRAIN sessions' label runs only. ``hop_s`` is the streaming hop (the filter steps
     once per ``hop_s``; validation windows use it); ``train_hop_s`` (default ``hop_s``) spaces the
     training windows (smaller: more, overlapping windows)."""
+    selection = stream_selection(selection)  # own sessions: ids from 1, 0 is idle
     chosen = with_background(selection) if background else selection
     kwargs = dict(background=background, mode=mode, short_policy=short_policy)
     train = stream_windows(chosen, chosen.train_sessions, pipeline, hop_s=train_hop_s or hop_s, **kwargs)
@@ -106,7 +107,7 @@ def prepare_skeleton(selection: DataSelection, options: SkeletonOptions, model_o
         rate_hz=options.rate_hz,
     )
     timeline = None
-    if selection.layout == "online" and (options.windows == "stream" or options.background):
+    if selection.layout in STREAM_LAYOUTS and (options.windows == "stream" or options.background):
         selection, train, val, timeline = stream_training_windows(
             selection, pipeline, hop_s=options.hop_s, mode=options.windows, background=options.background,
             short_policy=options.short_policy, train_hop_s=options.train_hop_s)

@@ -105,6 +105,7 @@ def test_mixed_skeletons_named(tmp_path: Path, classes_cmu: Path, sessions_root:
     from harnets_core.datasets.selection import skeleton_windows
     from harnets_core.features.pipeline import SkeletonPipeline
     from harnets_core.features.skeleton import FeatureConfig
+    from harnets_core.features.skeleton import FeatureConfig
 
     root = _copy(classes_cmu, tmp_path)
     odd = sorted((root / "Inspect part").glob("*.bvh"))[-1]
@@ -211,10 +212,26 @@ def test_train_predict_evaluate_cmu31_classes(tmp_path: Path, classes_cmu: Path,
 def test_train_sessions_then_timeline(tmp_path: Path, sessions_root: Path) -> None:
     from harnets_core.runs.predict import predict_timeline
 
+    from harnets_core.models.modelfile import read_meta
+    from harnets_core.streaming.recognizer import load_recognizer
+
     run = tmp_path / "run"
     assert main(["train", "skeleton", "--data", str(sessions_root), "--out", str(run), *TINY, "--layout", "sessions"]) == 0
+    # whole recordings: stream windows with the unlabelled time as idle, ids shifted so 0 is idle
+    meta = read_meta(run / "model.safetensors")
+    assert list(meta.class_names) == ["No action", *CLASSES] and list(meta.class_ids) == [0, 1, 2, 3]
+    assert meta["data"]["id_offset"] == 1 and meta["timeline"]["background"] is True
+    rec = load_recognizer(run / "model.safetensors")
+    assert rec.segmenter is not None and rec.forecaster is not None
+    # the forecaster learned the recordings' order of activities (own class ids + 1)
+    assert set(rec.forecaster.model.unigram) <= {1, 2, 3} and rec.forecaster.model.durations_s[0]
     predictions = predict_timeline(run / "model.safetensors", read_bvh(sessions_root / "rec02.bvh"))
-    assert predictions and predictions[0].class_names == tuple(CLASSES) or list(predictions[0].class_names) == CLASSES
+    assert predictions and list(predictions[0].class_names) == ["No action", *CLASSES]
+    assert main(["evaluate", str(run / "model.safetensors"), "--data", str(sessions_root), "--out", str(tmp_path / "ev")]) == 0
+    plain = tmp_path / "plain"
+    assert main(["train", "skeleton", "--data", str(sessions_root), "--out", str(plain), *TINY, "--layout", "sessions",
+                 "--windows", "segments", "--no-background"]) == 0
+    assert list(read_meta(plain / "model.safetensors").class_names) == CLASSES
 
 
 def test_synth_cli_writes_own_layouts(tmp_path: Path) -> None:
@@ -223,3 +240,28 @@ def test_synth_cli_writes_own_layouts(tmp_path: Path) -> None:
     assert (tmp_path / "s" / "labels.csv").is_file() and {r[4] for r in read_labels(tmp_path / "s" / "labels.csv")} <= {"Pick", "Place"}
     with pytest.raises(ConfigError, match="repeated name"):
         generate_own_dataset(tmp_path / "x", classes="A,A")
+
+
+def test_stream_windows_of_own_sessions_keep_idle_apart_from_left_out_classes(sessions_root: Path) -> None:
+    from harnets_core.datasets.stream_windows import stream_selection, stream_windows, with_background
+    from harnets_core.features.pipeline import SkeletonPipeline
+    from harnets_core.features.skeleton import FeatureConfig
+
+    selection = select_data(sessions_root, classes=["Screw lid", "Fetch part"], layout="sessions")
+    first = read_bvh(selection.template_bvh(), end_frame=1)
+    pipeline = SkeletonPipeline(skeleton=first.skeleton, frame_time_s=first.frame_time_s, features=FeatureConfig(),
+                                window_s=0.5, rate_hz=30.0)
+    with pytest.raises(DatasetError, match="stream_selection"):
+        stream_windows(with_background(selection), selection.train_sessions, pipeline, hop_s=0.25)
+    chosen = with_background(stream_selection(selection))
+    assert stream_selection(stream_selection(selection)).class_ids == stream_selection(selection).class_ids  # idempotent
+    windows = stream_windows(chosen, RECS, pipeline, hop_s=0.25)
+    inspect = {r.class_id for r in windows.runs} - {0, *chosen.class_ids}
+    assert inspect == {-2}  # "Inspect part" time is neither trained on nor idle
+    names = [chosen.class_names[i] for i in windows.y]
+    assert set(names) == {"No action", "Screw lid", "Fetch part"}
+    # a window whose newest frame lies in an Inspect part segment is left out, not called idle
+    idle_s = sum(r.duration_s for r in windows.runs if r.class_id == 0)
+    left_s = sum(r.duration_s for r in windows.runs if r.class_id == -2)
+    assert idle_s > 0 and left_s > 0
+    assert names.count("No action") * 0.25 < idle_s + 1.0

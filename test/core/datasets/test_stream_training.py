@@ -80,7 +80,7 @@ def test_prepare_stores_the_timeline_and_the_recognizer_runs_it(small_root, tmp_
     assert meta["class_names"][0] == "No action" and meta["class_ids"][0] == 0
     timeline = meta["timeline"]
     assert timeline["windows"] == "stream" and timeline["background"] is True
-    assert len(timeline["filter"]["transition"]) == len(meta["class_ids"])
+    assert timeline["filter"]["kind"] == "hsmm" and len(timeline["filter"]["switch"]) == len(meta["class_ids"])
     path = save_model(tmp_path / "m.safetensors", prepared.model, meta)
     rec = load_recognizer(path)
     plain = load_recognizer(path, segmentation=False)
