@@ -105,3 +105,11 @@ def test_bad_filter_data_is_a_config_error():
         HsmmFilter.from_dict({**data, "prior": [0.5, 0.5]})
     with pytest.raises(ConfigError, match="use one of"):
         fit_timeline_meta(_runs(), IDS, 0.5, kind="crf")
+
+
+def test_recognizer_runs_the_filter_at_its_own_hop(forecasting_skeleton_model):
+    from harnets_core.streaming.recognizer import load_recognizer
+
+    assert load_recognizer(forecasting_skeleton_model).segmenter.hop_s == 0.1  # the model's hop
+    rec = load_recognizer(forecasting_skeleton_model, hop_s=0.2)  # a node run with hop_s 0.2
+    assert isinstance(rec.segmenter, HsmmFilter) and rec.segmenter.hop_s == 0.2
