@@ -113,8 +113,7 @@ def graph_spec(
         raise HarnetsError("the graph needs at least one model (skeleton, rgb or pose)")
     if fusion if fusion is not None else len(nodes) > 1:
         inputs = [{"skeleton_node": "activity/skeleton", "image_node": "activity/rgb", "pose_node": "activity/pose"}[n.executable] for n in nodes]
-        for node, topic in zip(nodes, inputs):  # each recognizer's forecast apart; the fusion's on activity/forecast
-            node.params["forecast_topic"] = f"{topic}/forecast"
+        # the first model's forecaster forecasts the fused timeline (source "fusion" on activity/forecast)
         nodes.append(NodeSpec("fusion_node", {"inputs": inputs, "forecast_model_path": nodes[0].params["model_path"]}))
     if bvh is not None:
         nodes.append(NodeSpec("skeleton_streamer", {"bvh_path": str(Path(bvh).resolve()), "loop": loop}))

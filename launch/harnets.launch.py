@@ -158,8 +158,6 @@ def _graph(context):
     for model_arg, executable, name, input_topic, output_topic in active:
         overrides = {"model_path": str(Path(arg[model_arg]).expanduser().resolve()), "input_topic": input_topic,
                      "output_topic": output_topic if fused else arg["activity_topic"]}
-        if fused:  # each recognizer's own forecast apart; the fusion publishes activity/forecast
-            overrides["forecast_topic"] = f"{output_topic}/forecast"
         if executable != "skeleton_node":
             overrides["image_transport"] = arg["image_transport"]
         node = LifecycleNode(package="harnets", executable=executable, name=name, namespace=namespace,
@@ -171,7 +169,8 @@ def _graph(context):
                             parameters=parameters("activity_fusion", {
                                 "inputs": [r[4] for r in active], "weights": [1.0] * len(active),
                                 "output_topic": arg["activity_topic"],
-                                # the first model's forecaster (when its file has one) forecasts the fused timeline
+                                # the first model's forecaster (when its file has one) forecasts the fused
+                                # timeline: source "fusion" on activity/forecast, beside the recognizers' own
                                 "forecast_model_path": str(Path(arg[active[0][0]]).expanduser().resolve())}),
                             output="screen"))
     streamers = []

@@ -54,14 +54,12 @@ def test_failed_start_stops_its_nodes_and_removes_the_parameter_folder(ros_node,
     assert graph.params_dir is None and list(graph_tmp.iterdir()) == []
 
 
-def test_fused_graph_forecasts_on_activity_forecast_from_the_fusion(tmp_path):
+def test_fused_graph_forecasts_the_fused_timeline_with_the_first_model(tmp_path):
     from harnets_ros.graph import graph_spec
 
     skeleton, rgb = tmp_path / "skeleton.safetensors", tmp_path / "rgb.safetensors"
     spec = graph_spec(config=CONFIG, skeleton_model=skeleton, rgb_model=rgb)
     by_exe = {n.executable: n.params for n in spec.nodes}
-    assert by_exe["skeleton_node"]["forecast_topic"] == "activity/skeleton/forecast"
-    assert by_exe["image_node"]["forecast_topic"] == "activity/rgb/forecast"
     assert by_exe["fusion_node"]["forecast_model_path"] == str(skeleton.resolve())
-    alone = graph_spec(config=CONFIG, skeleton_model=skeleton)  # one recognizer: its own forecast on activity/forecast
-    assert "forecast_topic" not in alone.nodes[0].params and len(alone.nodes) == 1
+    alone = graph_spec(config=CONFIG, skeleton_model=skeleton)  # one recognizer: no fusion, its own forecast
+    assert [n.executable for n in alone.nodes] == ["skeleton_node"]
