@@ -17,6 +17,7 @@ from rclpy.node import Node
 from harnets.msg import Activity
 from harnets_core.errors import StreamError
 from harnets_core.streaming.fusion import LateFusion, NoFusion
+from harnets_core.topology import DEFAULT_FUSION_INPUTS, FUSION
 from harnets_ros.common import RESULT_QOS, SENSOR_QOS, Diagnostics, declare, prediction_to_msg, run_node, time_to_ns
 
 __all__ = ["FusionNode", "main"]
@@ -24,13 +25,13 @@ __all__ = ["FusionNode", "main"]
 
 class FusionNode(Node):
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__("activity_fusion", **kwargs)
-        inputs = declare(self, "inputs", ["activity_skeleton", "activity_rgb"], "Topics of the harnets/Activity streams to fuse.")
+        super().__init__(FUSION.name, **kwargs)
+        inputs = declare(self, "inputs", list(DEFAULT_FUSION_INPUTS), "Topics of the harnets/Activity streams to fuse.")
         weights = declare(self, "weights", [1.0, 1.0], "Weight of each input, same order and length as inputs (renormalized over the fresh inputs).")
         staleness_s = declare(self, "staleness_s", 0.5, "An input whose stamp is older than the newest input's by more than this is left out, in seconds.")
         min_inputs = declare(self, "min_inputs", 1, "Publish only when at least this many inputs are fresh.")
         self.rate_hz = declare(self, "rate_hz", 0.0, "Publish rate in Hz; 0: publish on every fresh input.")
-        output_topic = declare(self, "output_topic", "activity_fused", "Topic of the fused harnets/Activity.")
+        output_topic = declare(self, "output_topic", FUSION.output_topic, "Topic of the fused harnets/Activity.")
         self.frame_id = declare(self, "frame_id", "", "frame_id of the output; empty: that of the newest input used.")
         # Bad parameters are an error at start, with the reason (ConfigError).
         self.fusion = LateFusion.from_lists(list(inputs), list(weights), float(staleness_s), min_sources=int(min_inputs))

@@ -27,10 +27,18 @@ from harnets_core.formats.bags import (
 from harnets_core.formats.bvh import read_bvh
 from harnets_core.errors import BagError, DatasetError, StreamError
 from harnets_core.datasets.inhard import META_ACTIONS, InhardLayout
-from harnets_core.evaluation.timeline import TimedLabel
-from harnets_core.evaluation.timeline import segments_from_stream, write_timeline_report
+from harnets_core.evaluation.timeline import TimedLabel, activities_from_bag, segments_from_stream, write_timeline_report
+from harnets_core.topology import GROUND_TRUTH_SOURCE
 
-__all__ = ["bag_from_inhard", "replay_offline", "score_timed", "to_timed", "print_headline", "BAG_START_NS"]
+__all__ = [
+    "bag_from_inhard",
+    "ground_truth_from_bag",
+    "replay_offline",
+    "score_timed",
+    "to_timed",
+    "print_headline",
+    "BAG_START_NS",
+]
 
 # Bag time of session time 0: a fixed, recognizable epoch (2020-01-01T00:00:00Z) so that
 # replays are deterministic and stamps never look like "now".
@@ -70,35 +78,48 @@ def _topics_by_type(bag: Path) -> dict[str, list[str]]:
     return out
 
 
+def ground_truth_from_bag(bag: str | Path) -> list[TimedLabel]:
+    """The annotated labels of a session bag, for the offline and the live replay alike: its
+    ``harnets/msg/Activity`` messages of source ``ground_truth``, in seconds of session time
+    (header stamp - ``BAG_START_NS``), time-ordered. A pass of its own over the bag's Activity
+    topics, made before a replay starts: a bag without ground truth fails at once.
+
+    Raises:
+        BagError: the bag is missing or unreadable, or has no ground-truth message (names the bag).
+    """
+    activity = [topic for topic, info in bag_topics(bag).items() if info.msgtype == ACTIVITY_TYPE]
+    predictions, _ = activities_from_bag(bag, activity, t0_ns=BAG_START_NS)
+    labels = [TimedLabel(p.stamp_s, p.class_id) for p in predictions.get(GROUND_TRUTH_SOURCE, [])]
+    if not labels:
+        raise BagError(f"{bag}: no ground-truth Activity messages (source {GROUND_TRUTH_SOURCE!r}) to score against")
+    return sorted(labels)
+
+
 def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: str | Path, *, fusion: bool = True) -> dict[str, Any]:
     """Stream every message of the bag, in time order, through one streaming recognizer per
     model (`models`: source -> model file), fuse them, and write the report into out_dir."""
     from harnets_core.streaming.recognizer import load_recognizer
 
     bag = Path(bag)
+    gt_stream = ground_truth_from_bag(bag)
     recognizers = {src: load_recognizer(path, modality=src, max_gap_s=0.5) for src, path in models.items()}
     by_type = _topics_by_type(bag)
     skeleton_topics = by_type.get(SKELETON_FRAME_TYPE, [])
     image_topics = by_type.get(IMAGE_TYPE, []) + by_type.get(COMPRESSED_IMAGE_TYPE, [])
-    gt_topics = by_type.get(ACTIVITY_TYPE, [])
     if "skeleton" in recognizers and not skeleton_topics:
         raise BagError(f"{bag}: no harnets/msg/SkeletonFrame topic for the skeleton model")
     if {"rgb", "pose"} & set(recognizers) and not image_topics:
         raise BagError(f"{bag}: no sensor_msgs Image/CompressedImage topic for the camera models")
     predictions: dict[str, list[Any]] = {src: [] for src in recognizers}
-    gt_stream: list[TimedLabel] = []
     checked = False
     invalid = 0
-    wanted = skeleton_topics * ("skeleton" in recognizers) + image_topics * bool({"rgb", "pose"} & set(recognizers)) + gt_topics
-    last_stamp_ns = BAG_START_NS
+    wanted = skeleton_topics * ("skeleton" in recognizers) + image_topics * bool({"rgb", "pose"} & set(recognizers))
+    # the scored time runs to the bag's last message, ground truth included
+    last_stamp_ns = BAG_START_NS + round(gt_stream[-1].stamp_s * 1e9)
     for item in read_bag(bag, wanted):
         msg = item.msg
         stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         last_stamp_ns = max(last_stamp_ns, stamp_ns)
-        if item.msgtype == ACTIVITY_TYPE:
-            if msg.source == "ground_truth":
-                gt_stream.append(TimedLabel((stamp_ns - BAG_START_NS) / 1e9, int(msg.class_id)))
-            continue
         try:
             if item.msgtype == SKELETON_FRAME_TYPE:
                 rec = recognizers["skeleton"]

@@ -24,8 +24,8 @@ Session bags (``write_session_bag``)
     is the first BVH frame and the first video frame (InHARD records both from the session
     start). BVH frame ``i`` is at ``i * frame_time_s``, video frame ``k`` at ``k / fps``; header
     stamps equal the bag's log times. Ground truth is an ``Activity`` stream with
-    ``source="ground_truth"``: one message at every change of the annotated class (each segment
-    start, and each segment end that opens an unannotated gap) plus one every
+    ``source="ground_truth"`` (``topology.GROUND_TRUTH_SOURCE``): one message at every change of the
+    annotated class (each segment start, and each segment end that opens an unannotated gap) plus one every
     ``1 / ground_truth_rate_hz`` seconds from ``start_s`` (a late subscriber learns the current
     label quickly), over ``[start_s, end_s)``; ``end_s`` defaults to the end of the BVH.
     Annotated time is ``[bvh_start_frame, bvh_end_frame + 1) * frame_time_s`` (the csv's end frame
@@ -52,7 +52,22 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from harnets_core.formats.image_limits import ImageLimits, check_image
 from harnets_core.errors import BagError, StreamError
+from harnets_core.formats.messages import (
+    IMAGE_CHANNELS,
+    SkeletonFrameLayout,
+    compressed_image_fields,
+    image_fields,
+    skeleton_frame_fields,
+    skeleton_frame_layout,
+)
 from harnets_core.formats.video import iter_frames, probe_video
+from harnets_core.topology import (
+    BAG_GROUND_TRUTH_TOPIC,
+    BAG_IMAGE_TOPIC,
+    BAG_SKELETON_TOPIC,
+    GROUND_TRUTH_SOURCE,
+    compressed_topic,
+)
 
 __all__ = [
     "ACTIVITY_TYPE",
@@ -147,10 +162,10 @@ def make_typestore() -> Any:
 
 # ------------------------------------------------------------------------------------------ builders
 def time_msg(typestore: Any, stamp_ns: int) -> Any:
-    """``builtin_interfaces/msg/Time`` for a timestamp in nanoseconds (must be >= 0)."""
+    """``builtin_interfaces/msg/Time`` for a timestamp in nanoseconds (must be >= 0, else StreamError)."""
     stamp_ns = int(stamp_ns)
     if stamp_ns < 0:
-        raise ValueError(f"stamp_ns must be >= 0, got {stamp_ns}")
+        raise StreamError(f"stamp_ns must be >= 0, got {stamp_ns}")
     return typestore.types["builtin_interfaces/msg/Time"](sec=stamp_ns // _NS_PER_S, nanosec=stamp_ns % _NS_PER_S)
 
 
@@ -171,81 +186,46 @@ def skeleton_frame_msg(
 ) -> Any:
     """A ``harnets/msg/SkeletonFrame``: one BVH MOTION line (values cast to float32, BVH order).
 
+    Fields from ``harnets_core.formats.messages.skeleton_frame_fields`` (as the skeleton streamer's).
+
     Raises:
-        ValueError: the lengths of joint_names/channel_counts/channel_types/values disagree.
+        StreamError: the lengths of joint_names/channel_counts/channel_types/values disagree.
     """
-    counts = np.asarray(channel_counts, dtype=np.uint8)
-    vals = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
-    if len(joint_names) != counts.size:
-        raise ValueError(f"{len(joint_names)} joint names but {counts.size} channel counts")
-    if int(counts.sum()) != len(channel_types) or vals.size != len(channel_types):
-        raise ValueError(
-            f"channel counts sum to {int(counts.sum())}, {len(channel_types)} channel types, {vals.size} values"
-        )
+    layout = SkeletonFrameLayout(tuple(joint_names), np.asarray(channel_counts), tuple(channel_types))
     return typestore.types[SKELETON_FRAME_TYPE](
         header=_header(typestore, stamp_ns, frame_id),
-        frame_index=int(frame_index),
-        frame_time_s=float(frame_time_s),
-        joint_names=list(joint_names),
-        channel_counts=counts,
-        channel_types=list(channel_types),
-        values=vals,
+        **skeleton_frame_fields(layout, values, frame_index, frame_time_s),
     )
 
 
 def image_msg(
     stamp_ns: int, frame_id: str, rgb: np.ndarray, encoding: str = "rgb8", *, typestore: Any = None
 ) -> Any:
-    """A ``sensor_msgs/msg/Image`` from an RGB frame.
+    """A ``sensor_msgs/msg/Image`` from an RGB frame (fields from ``messages.image_fields``).
 
     Args:
         rgb: (H, W, 3) uint8 in RGB order; (H, W) uint8 for ``mono8``.
         encoding: ``rgb8`` (stored as given), ``bgr8`` (channels reversed) or ``mono8``.
+
+    Raises:
+        StreamError: not uint8, a shape that does not fit the encoding, another encoding.
     """
     typestore = typestore or make_typestore()
-    img = np.asarray(rgb)
-    if img.dtype != np.uint8:
-        raise ValueError(f"image must be uint8, got {img.dtype}")
-    if encoding in ("rgb8", "bgr8"):
-        if img.ndim != 3 or img.shape[2] != 3:
-            raise ValueError(f"{encoding} image must be (H, W, 3), got {img.shape}")
-        if encoding == "bgr8":
-            img = img[..., ::-1]
-        channels = 3
-    elif encoding == "mono8":
-        if img.ndim != 2:
-            raise ValueError(f"mono8 image must be (H, W), got {img.shape}")
-        channels = 1
-    else:
-        raise ValueError(f"unsupported encoding {encoding!r} (rgb8, bgr8, mono8)")
-    height, width = img.shape[:2]
-    return typestore.types[IMAGE_TYPE](
-        header=_header(typestore, stamp_ns, frame_id),
-        height=height,
-        width=width,
-        encoding=encoding,
-        is_bigendian=0,
-        step=width * channels,
-        data=np.ascontiguousarray(img).reshape(-1),
-    )
+    return typestore.types[IMAGE_TYPE](header=_header(typestore, stamp_ns, frame_id), **image_fields(rgb, encoding))
 
 
 def compressed_image_msg(
     stamp_ns: int, frame_id: str, rgb: np.ndarray, quality: int = 90, *, typestore: Any = None
 ) -> Any:
-    """A ``sensor_msgs/msg/CompressedImage`` (format ``rgb8; jpeg compressed bgr8``) from (H, W, 3) uint8 RGB."""
+    """A ``sensor_msgs/msg/CompressedImage`` (format ``rgb8; jpeg compressed bgr8``) from (H, W, 3) uint8 RGB
+    (fields from ``messages.compressed_image_fields``).
+
+    Raises:
+        StreamError: not (H, W, 3) uint8.
+    """
     typestore = typestore or make_typestore()
-    img = np.asarray(rgb)
-    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"image must be (H, W, 3) uint8, got {img.shape} {img.dtype}")
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:  # pragma: no cover - cv2 only fails on invalid input
-        raise ValueError("JPEG encoding failed")
     return typestore.types[COMPRESSED_IMAGE_TYPE](
-        header=_header(typestore, stamp_ns, frame_id),
-        # image_transport's compressed format string: original encoding; codec + what it holds
-        format="rgb8; jpeg compressed bgr8",
-        data=buf.reshape(-1),
+        header=_header(typestore, stamp_ns, frame_id), **compressed_image_fields(rgb, quality)
     )
 
 
@@ -268,12 +248,12 @@ def activity_msg(
     """A ``harnets/msg/Activity`` with every field of Activity.msg (times in nanoseconds).
 
     Raises:
-        ValueError: class_names, class_ids and probabilities differ in length.
+        StreamError: class_names, class_ids and probabilities differ in length.
     """
     ids = np.asarray(class_ids, dtype=np.int32).reshape(-1)
     probs = np.asarray(probabilities, dtype=np.float32).reshape(-1)
     if not (len(class_names) == ids.size == probs.size):
-        raise ValueError(f"{len(class_names)} class names, {ids.size} class ids, {probs.size} probabilities")
+        raise StreamError(f"{len(class_names)} class names, {ids.size} class ids, {probs.size} probabilities")
     return typestore.types[ACTIVITY_TYPE](
         header=_header(typestore, stamp_ns, frame_id),
         window_start=time_msg(typestore, window_start_ns),
@@ -363,9 +343,10 @@ class BagWriter:
 
 # ------------------------------------------------------------------------------------ session bags
 def default_topics(image_format: str = "raw") -> dict[str, str]:
-    """Topic names of a session bag: skeleton, image (``.../compressed`` for compressed), ground_truth."""
-    image = "/camera/image_raw/compressed" if image_format == "compressed" else "/camera/image_raw"
-    return {"skeleton": "/harnets/skeleton", "image": image, "ground_truth": "/harnets/ground_truth"}
+    """Topic names of a session bag (``harnets_core.topology``'s ``BAG_*``): skeleton,
+    image (``.../compressed`` for compressed), ground_truth."""
+    image = compressed_topic(BAG_IMAGE_TOPIC) if image_format == "compressed" else BAG_IMAGE_TOPIC
+    return {"skeleton": BAG_SKELETON_TOPIC, "image": image, "ground_truth": BAG_GROUND_TRUTH_TOPIC}
 
 
 @dataclass(frozen=True)
@@ -458,13 +439,10 @@ def write_session_bag(
 
     typestore = make_typestore()
     frame_time_s = float(clip.frame_time_s)
-    joints = [j for j in clip.skeleton.joints if not j.is_end_site]
-    joint_names = [j.name for j in joints]
-    channel_counts = np.array([len(j.channels) for j in joints], dtype=np.uint8)
-    channel_types = [c for j in joints for c in j.channels]
+    layout = skeleton_frame_layout(clip.skeleton)
     motion = np.ascontiguousarray(clip.motion, dtype=np.float32)  # (F, C)
-    if motion.ndim != 2 or motion.shape[1] != len(channel_types):
-        raise BagError(f"{out_path}: motion {motion.shape} does not match {len(channel_types)} channels")
+    if motion.ndim != 2 or motion.shape[1] != layout.n_channels:
+        raise BagError(f"{out_path}: motion {motion.shape} does not match {layout.n_channels} channels")
     n_frames = motion.shape[0]
     first = max(0, int(np.ceil(start_s / frame_time_s - 1e-9)))
     last = n_frames if end_s is None else min(n_frames, int(np.ceil(end_s / frame_time_s - 1e-9)))
@@ -477,9 +455,10 @@ def write_session_bag(
     def skeleton_stream() -> Iterator[tuple[int, int, str, Any]]:
         for i in range(first, last):
             t_ns = stamp(i * frame_time_s)
-            yield t_ns, 0, names["skeleton"], lambda i=i, t_ns=t_ns: skeleton_frame_msg(
-                typestore, t_ns, i, frame_time_s, joint_names, channel_counts, channel_types, motion[i],
-                frame_id=skeleton_frame_id,
+            # the layout is checked once (skeleton_frame_msg would check it for every frame)
+            yield t_ns, 0, names["skeleton"], lambda i=i, t_ns=t_ns: typestore.types[SKELETON_FRAME_TYPE](
+                header=_header(typestore, t_ns, skeleton_frame_id),
+                **skeleton_frame_fields(layout, motion[i], i, frame_time_s),
             )
 
     def image_stream() -> Iterator[tuple[int, int, str, Any]]:
@@ -517,7 +496,7 @@ def write_session_bag(
                 probs = (class_ids == span.class_id).astype(np.float32)
                 fields = dict(label=span.class_name, class_id=span.class_id, confidence=1.0, probabilities=probs)
             yield t_ns, 2, names["ground_truth"], lambda t_ns=t_ns, began_s=began_s, fields=fields: activity_msg(
-                typestore, t_ns, window_start_ns=stamp(max(began_s, start_s)), source="ground_truth",
+                typestore, t_ns, window_start_ns=stamp(max(began_s, start_s)), source=GROUND_TRUTH_SOURCE,
                 class_names=class_names, class_ids=class_ids, frame_id="inhard", **fields,
             )
 
@@ -610,7 +589,7 @@ def read_bag(path: str | Path, topics: Iterable[str] | None = None) -> Iterator[
 
 
 # ------------------------------------------------------------------------------------------- images
-_CHANNELS = {"rgb8": 3, "bgr8": 3, "mono8": 1}
+_CHANNELS = IMAGE_CHANNELS  # the encodings read are those written
 
 
 def _as_uint8(data: Any) -> np.ndarray:

@@ -204,15 +204,25 @@ def test_read_errors_name_bag_and_topic(tmp_path):
         next(it)
 
 
-def test_builders_validate_lengths():
+def test_builders_raise_typed_errors():
     ts = bags.make_typestore()
-    with pytest.raises(ValueError, match="2 joint names but 1 channel counts"):
+    with pytest.raises(StreamError, match="2 joint names but 1 channel counts"):
         bags.skeleton_frame_msg(ts, 0, 0, 0.01, ["a", "b"], [3], ["x", "y", "z"], [1, 2, 3])
-    with pytest.raises(ValueError, match="3 values"):
+    with pytest.raises(StreamError, match="channel counts sum to 3, 2 channel types"):
+        bags.skeleton_frame_msg(ts, 0, 0, 0.01, ["a"], [3], ["x", "y"], [1, 2, 3])
+    with pytest.raises(StreamError, match="3 values for a skeleton of 2 channels"):
         bags.skeleton_frame_msg(ts, 0, 0, 0.01, ["a"], [2], ["x", "y"], [1, 2, 3])
-    with pytest.raises(ValueError, match="1 class names, 2 class ids"):
+    with pytest.raises(StreamError, match="1 class names, 2 class ids"):
         bags.activity_msg(ts, 0, window_start_ns=0, source="rgb", label="a", class_id=0, confidence=1,
                           class_names=["a"], class_ids=[0, 1], probabilities=[1.0])
+    with pytest.raises(StreamError, match="stamp_ns must be >= 0, got -1"):
+        bags.time_msg(ts, -1)
+    with pytest.raises(StreamError, match="image must be uint8, got float32"):
+        bags.image_msg(0, "cam", np.zeros((2, 2, 3), np.float32))
+    with pytest.raises(StreamError, match=r"unsupported encoding '16UC1'"):
+        bags.image_msg(0, "cam", np.zeros((2, 2, 3), np.uint8), encoding="16UC1")
+    with pytest.raises(StreamError, match=r"image must be \(H, W, 3\) uint8, got \(2, 2\) uint8"):
+        bags.compressed_image_msg(0, "cam", np.zeros((2, 2), np.uint8))
     assert bags.msg_dir().joinpath("Activity.msg").is_file()
 
 
