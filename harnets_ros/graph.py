@@ -92,6 +92,7 @@ def graph_spec(
     image_transport: str | None = None,
     loop: bool = False,
     hop_s: float | None = None,
+    backend: str | None = None,
 ) -> GraphSpec:
     """Which nodes to start with which models (the choice launch/harnets.launch.py makes).
     Topics left None keep the parameter file's."""
@@ -108,6 +109,8 @@ def graph_spec(
                 params["image_transport"] = image_transport
             if hop_s is not None:
                 params["hop_s"] = float(hop_s)
+            if backend is not None:
+                params["backend"] = backend
             nodes.append(NodeSpec(exe, params))
     if not nodes:
         raise HarnetsError("the graph needs at least one model (skeleton, rgb or pose)")

@@ -46,7 +46,8 @@ class ImageNode(RecognizerNode):
     def load(self, path: str) -> Any:
         if self.msg_type is None:
             raise ConfigError(f"parameter image_transport = {self.image_transport!r}: use one of {sorted(TRANSPORTS)}")
-        return load_recognizer(path, modality=self.modality, hop_s=self.hop_s or None, max_gap_s=self.max_gap_s)
+        return load_recognizer(path, modality=self.modality, hop_s=self.hop_s or None, max_gap_s=self.max_gap_s,
+                               backend=self.backend, providers=self.onnx_providers)
 
     def convert(self, msg: Image | CompressedImage) -> tuple[np.ndarray, int, str]:
         frame = image_to_numpy(msg, to_rgb=True, topic=self.input_topic)  # (H, W, 3) uint8 RGB

@@ -80,12 +80,13 @@ def replay_live(
     *,
     rate: float = 1.0,
     print_activities: bool = False,
+    backend: str = "auto",
 ) -> dict[str, Any]:
     """Start the graph (use_sim_time) with `models`, play `bag` into it, record and score.
-    The recognizers run at their models' training hop, as the offline replay does."""
-    from harnets_core.models.modelfile import read_meta
+    The recognizers run at their models' training hop, as the offline replay does, on `backend`."""
+    from harnets_core.models.backends import read_model_meta
 
-    hops_ns = {src: int(float(read_meta(path).window["hop_s"]) * 1e9) for src, path in models.items()}
+    hops_ns = {src: int(float(read_model_meta(path).window["hop_s"]) * 1e9) for src, path in models.items()}
     bag = Path(bag)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,7 +109,8 @@ def replay_live(
             transport = "compressed" if image_topic and sensor[image_topic].endswith("CompressedImage") else "raw"
             graph = NodeGraph(graph_spec(skeleton_model=models.get("skeleton"), rgb_model=models.get("rgb"),
                                          pose_model=models.get("pose"), use_sim_time=True, skeleton_topic=skeleton_topic,
-                                         image_topic=image_topic, image_transport=transport, hop_s=0.0),
+                                         image_topic=image_topic, image_transport=transport, hop_s=0.0,
+                                         backend=backend),
                               log_dir=out / "node_logs")
             graph.start(player)
             _wait_for_subscribers(player, timeout_s=10.0)

@@ -42,6 +42,11 @@ class RecognizerNode(LifecycleNode):
         self.process_rate_hz = declare(self, "process_rate_hz", 100.0, "Rate of the inference loop that drains the queue, in Hz.")
         self.frame_id = declare(self, "frame_id", "", "frame_id of the output; empty: the input's frame_id.")
         self.input_depth = declare(self, "input_depth", self.default_input_depth, "History depth of the (best-effort) input subscription.")
+        self.backend = declare(self, "backend", "auto", "What runs the model: 'torch' (the .safetensors), 'onnxruntime' "
+                               "(the .onnx given, or the export beside the .safetensors: `harnets export M --onnx`), or "
+                               "'auto' (.onnx files on onnxruntime; .safetensors on the backend measured faster for the model type).")
+        self.onnx_providers = declare(self, "onnx_providers", "auto", "onnxruntime execution providers, comma-separated "
+                                      "(cpu, cuda, tensorrt or full names); 'auto': CUDA where available, else CPU.")
         # Ingest and inference in separate callback groups, ready for a multi-threaded
         # executor (run_node uses one thread: see there).
         self._ingest_group = MutuallyExclusiveCallbackGroup()
@@ -77,10 +82,15 @@ class RecognizerNode(LifecycleNode):
             self.diag.error(f"configure failed: {err}")
             return TransitionCallbackReturn.FAILURE
         self._pub = self.create_lifecycle_publisher(Activity, self.output_topic, RESULT_QOS)
+        rec = self.recognizer
+        runs_on = f"{rec.backend}" + (f" providers {list(rec.providers)}" if rec.providers else "")
         self.get_logger().info(
-            f"loaded {self.recognizer.model_id} ({self.recognizer.source}, "
-            f"{len(self.recognizer.class_names)} classes); input {self.input_topic}"
+            f"loaded {rec.model_id} ({rec.source}, {len(rec.class_names)} classes) on {runs_on} "
+            f"({rec.backend_reason}); input {self.input_topic}"
         )
+        missing = getattr(rec.model, "missing_providers", ())
+        if missing:  # onnxruntime falls back to the CPU without a word when CUDA libraries are missing
+            self.get_logger().warn(f"onnxruntime did not start {list(missing)}; running on {list(rec.providers)}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -150,5 +160,11 @@ class RecognizerNode(LifecycleNode):
         extra = {"queue": len(self._queue), "state": "active" if self._timer is not None else "inactive"}
         if self.recognizer is not None:
             extra["model_id"] = self.recognizer.model_id
+            extra["backend"] = self.recognizer.backend
+            if self.recognizer.providers:
+                extra["onnx_providers"] = ",".join(self.recognizer.providers)
+                missing = getattr(self.recognizer.model, "missing_providers", ())
+                if missing:
+                    extra["onnx_providers_not_started"] = ",".join(missing)
             extra.update(getattr(self.recognizer, "stats", {}))
         self.diag.publish(self, self._diag_pub, extra)

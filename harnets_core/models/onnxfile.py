@@ -138,12 +138,18 @@ class OnnxModel:
     to the CPU without saying so when CUDA libraries are missing: read them here).
     """
 
-    def __init__(self, sessions: dict[str, Any], meta: ModelMeta, path: Path) -> None:
+    def __init__(self, sessions: dict[str, Any], meta: ModelMeta, path: Path, requested: Sequence[str] = ()) -> None:
         self.sessions = sessions  # graph input name -> InferenceSession
         self.meta = meta
         self.path = path
         first = next(iter(sessions.values()))
         self.providers: tuple[str, ...] = tuple(first.get_providers())
+        self.requested_providers: tuple[str, ...] = tuple(requested)
+
+    @property
+    def missing_providers(self) -> tuple[str, ...]:
+        """Providers asked for that onnxruntime did not start (e.g. CUDA without its libraries)."""
+        return tuple(p for p in self.requested_providers if p not in self.providers)
 
     def eval(self) -> "OnnxModel":
         return self
@@ -197,7 +203,7 @@ def load_onnx(path: str | Path, *, providers: str | Sequence[str] | None = "auto
             sessions[inp] = ort.InferenceSession(part.SerializeToString(), sess_options=options, providers=chosen)
     except Exception as err:  # onnxruntime's Fail/InvalidGraph/...: a graph it cannot run
         raise ModelFileError(f"ONNX model file {path}: onnxruntime cannot load it: {type(err).__name__}: {err}") from err
-    model = OnnxModel(sessions, meta, path)
+    model = OnnxModel(sessions, meta, path, chosen)
     if explicit and chosen[0] not in model.providers:
         raise ConfigError(f"{path}: onnx providers {chosen} asked for, but onnxruntime runs {list(model.providers)} "
                           "(CUDA needs onnxruntime-gpu and the CUDA/cuDNN libraries on the library path)")
