@@ -25,12 +25,14 @@ __all__ = ["BACKENDS", "PREFERRED_BACKEND", "BackendChoice", "choose_backend", "
 
 BACKENDS: tuple[str, ...] = ("auto", "torch", "onnxruntime")
 
-# What "auto" runs a .safetensors model with, per model type, from bench/bench_backends.py
-# (docs/BENCHMARKS.md): onnxruntime only where it was clearly faster per window.
+# What "auto" runs a .safetensors model with, per model type, where an up-to-date export lies
+# beside it: onnxruntime only where it was clearly faster per window. bench/bench_backends.py
+# (docs/BENCHMARKS.md, one thread each, two runs): onnxruntime 2.0x (skeleton_lstm), 2.7-2.8x
+# (cnn_lstm: one frame + head), 3.1x (pose_lstm) faster than torch, same probabilities.
 PREFERRED_BACKEND: dict[str, str] = {
-    "skeleton_lstm": "torch",
-    "pose_lstm": "torch",
-    "cnn_lstm": "torch",
+    "skeleton_lstm": "onnxruntime",
+    "pose_lstm": "onnxruntime",
+    "cnn_lstm": "onnxruntime",
 }
 
 

@@ -213,3 +213,30 @@ def test_providers():
         assert chosen == ["CPUExecutionProvider"]
         with pytest.raises(ConfigError, match="CUDAExecutionProvider.*not available"):
             select_providers("cuda,cpu")
+
+
+def test_export_command_and_info(rgb_model, tmp_path, capsys):
+    from harnets_core.cli.main import main
+
+    out = tmp_path / "deploy" / "rgb_for_robot.onnx"
+    assert main(["export", str(rgb_model), "--onnx", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out} (cnn_lstm" in printed and "max abs probability difference" in printed
+    assert read_onnx_meta(out) == read_meta(rgb_model)
+    assert main(["info", str(out)]) == 0
+    assert '"model_type": "cnn_lstm"' in capsys.readouterr().out
+    assert main(["export", str(rgb_model), "--onnx", "--opset", "11"]) == 2
+    assert "opset >= 12" in capsys.readouterr().err
+
+
+def test_auto_runs_the_fresh_export_beside_a_model_file_else_torch(skeleton_model, exported, tmp_path):
+    """auto: onnxruntime (measured faster) where an up-to-date export lies beside the file."""
+    choice = choose_backend(skeleton_model)
+    assert (choice.backend, choice.path) == ("onnxruntime", exported["skeleton"])
+    assert load_recognizer(skeleton_model).backend == "onnxruntime"
+    lonely = tmp_path / "lonely.safetensors"
+    lonely.write_bytes(skeleton_model.read_bytes())
+    assert choose_backend(lonely).backend == "torch"  # no export: torch, nothing to complain about
+    (tmp_path / "lonely.onnx").write_bytes(exported["pose"].read_bytes())
+    stale = choose_backend(lonely)
+    assert stale.backend == "torch" and "export it again" in stale.reason
