@@ -86,6 +86,7 @@ def graph_spec(
     image_transport: str | None = None,
     loop: bool = False,
     hop_s: float | None = None,
+    backend: str | None = None,
 ) -> GraphSpec:
     """Which nodes to start with which models (the choice launch/harnets.launch.py makes).
     Topics left None keep the parameter file's."""
@@ -103,6 +104,8 @@ def graph_spec(
                 params["image_transport"] = image_transport
             if hop_s is not None:
                 params["hop_s"] = float(hop_s)
+            if backend is not None:
+                params["backend"] = backend
             nodes.append(NodeSpec(rec.executable, params))
     if not nodes:
         raise HarnetsError(f"the graph needs at least one model ({', '.join(topology.SOURCES)})")

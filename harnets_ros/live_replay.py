@@ -31,6 +31,7 @@ from harnets_core.errors import BagError
 from harnets_core.evaluation.replay import BAG_START_NS, ground_truth_from_bag, score_timed
 from harnets_core.topology import FUSION_SOURCE, GROUND_TRUTH_SOURCE, RECOGNIZERS, SOURCES, source_of_topic
 from harnets_core.evaluation.timeline import TimedLabel
+from harnets_core.models.backends import read_model_meta
 from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, time_to_ns
 from harnets_ros.graph import NodeGraph, format_activity, graph_spec
 
@@ -89,14 +90,13 @@ def replay_live(
     *,
     rate: float = 1.0,
     print_activities: bool = False,
+    backend: str = "auto",
 ) -> dict[str, Any]:
     """Start the graph (use_sim_time) with `models`, play `bag` into it, record and score.
-    The recognizers run at their models' training hop, as the offline replay does."""
-    from harnets_core.models.modelfile import read_meta
-
+    The recognizers run at their models' training hop, as the offline replay does, on `backend`."""
     bag = Path(bag)
     gt_stream = ground_truth_from_bag(bag)  # first: a bag without it fails before anything starts
-    hops_ns = {src: int(float(read_meta(path).window["hop_s"]) * 1e9) for src, path in models.items()}
+    hops_ns = {src: int(read_model_meta(path).hop_s * 1e9) for src, path in models.items()}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result_bag = out / "result_bag"
@@ -117,7 +117,8 @@ def replay_live(
             transport = "compressed" if image_topic and sensor[image_topic] == COMPRESSED_IMAGE_TYPE else "raw"
             graph = NodeGraph(graph_spec(skeleton_model=models.get("skeleton"), rgb_model=models.get("rgb"),
                                          pose_model=models.get("pose"), use_sim_time=True, skeleton_topic=skeleton_topic,
-                                         image_topic=image_topic, image_transport=transport, hop_s=0.0),
+                                         image_topic=image_topic, image_transport=transport, hop_s=0.0,
+                                         backend=backend),
                               log_dir=out / "node_logs")
             graph.start(player)
             _wait_for_subscribers(player, timeout_s=10.0)

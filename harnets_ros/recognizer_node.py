@@ -44,6 +44,11 @@ PARAMETERS = [
     ("process_rate_hz", 100.0, "Rate of the inference loop that drains the queue, in Hz."),
     ("frame_id", "", "frame_id of the output; empty: the input's frame_id."),
     ("input_depth", None, "History depth of the (best-effort) input subscription."),
+    ("backend", "auto", "What runs the model: 'torch' (the .safetensors), 'onnxruntime' (the .onnx given, or the export "
+     "beside the .safetensors: `harnets export M --onnx`), or 'auto' (.onnx files on onnxruntime; .safetensors on "
+     "onnxruntime where an up-to-date export lies beside it, else torch)."),
+    ("onnx_providers", "auto", "onnxruntime execution providers, comma-separated (cpu, cuda, tensorrt or full names); "
+     "'auto': CUDA where available, else CPU."),
     ("max_message_bytes", 64 * 1024 * 1024, "A message with more data bytes than this is rejected (counted invalid) before conversion."),
 ]
 
@@ -127,11 +132,16 @@ class RecognizerNode(LifecycleNode):
             from harnets.msg import ActivityForecast
 
             self._forecast_pub = self.create_lifecycle_publisher(ActivityForecast, self.forecast_topic, RESULT_QOS)
+        rec = self.recognizer
+        runs_on = f"{rec.backend}" + (f" providers {list(rec.providers)}" if rec.providers else "")
         self.get_logger().info(
-            f"loaded {self.recognizer.model_id} ({self.recognizer.source}, "
-            f"{len(self.recognizer.class_names)} classes); input {self.input_topic}"
+            f"loaded {rec.model_id} ({rec.source}, {len(rec.class_names)} classes) on {runs_on} "
+            f"({rec.backend_reason}); input {self.input_topic}"
         )
         self.lifecycle_state = "inactive"
+        missing = getattr(rec.model, "missing_providers", ())
+        if missing:  # onnxruntime falls back to the CPU without a word when CUDA libraries are missing
+            self.get_logger().warning(f"onnxruntime did not start {list(missing)}; running on {list(rec.providers)}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -233,6 +243,12 @@ class RecognizerNode(LifecycleNode):
         if recognizer is not None:
             extra["model_id"] = recognizer.model_id
             self.diag.counters.update(dict(recognizer.stats))
+            extra["backend"] = recognizer.backend
+            if recognizer.providers:
+                extra["onnx_providers"] = ",".join(recognizer.providers)
+                missing = getattr(recognizer.model, "missing_providers", ())
+                if missing:
+                    extra["onnx_providers_not_started"] = ",".join(missing)
         warning = ""
         if hasattr(recognizer, "input_check"):  # video recognizers: view fit, person fraction
             check = recognizer.input_check().to_dict()

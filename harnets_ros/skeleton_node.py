@@ -27,7 +27,8 @@ class SkeletonNode(RecognizerNode):
         self._checked_layout: tuple | None = None
 
     def load(self, path: str) -> Any:
-        return load_recognizer(path, modality="skeleton", hop_s=self.hop_s or None, max_gap_s=self.max_gap_s)
+        return load_recognizer(path, modality="skeleton", hop_s=self.hop_s or None, max_gap_s=self.max_gap_s,
+                               backend=self.backend, providers=self.onnx_providers)
 
     def check(self, msg: SkeletonFrame) -> None:
         nbytes = 4 * len(msg.values)

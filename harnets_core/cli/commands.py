@@ -194,15 +194,27 @@ def _write_clip(paths: dict[str, Path | None], class_names: Any, probs: Any, n: 
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from harnets_core.models.modelfile import model_id, read_meta
+    from harnets_core.models.backends import read_model_meta
+    from harnets_core.models.modelfile import model_id
 
-    meta = read_meta(args.model).to_dict()
+    meta = read_model_meta(args.model).to_dict()
     meta.pop("history", None)
     if meta.get("skeleton"):
         meta["skeleton"] = {k: (v if k in ("signature", "frame_time_s") else f"<{len(v)} items>") for k, v in meta["skeleton"].items()
                             if k != "hierarchy_bvh"}
     print(f"model_id: {model_id(args.model)}")
     print(json.dumps(meta, indent=2, default=str))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from harnets_core.models.export import export_onnx
+
+    if args.opset < 12:
+        raise ConfigError(f"--opset {args.opset}: harnets models need opset >= 12")
+    result = export_onnx(args.model, args.out, opset=args.opset)
+    print(f"wrote {result.path} ({result.model_type}, {result.size_bytes / 1e6:.2f} MB, exported from {result.source_id}); "
+          f"onnxruntime vs torch on random inputs: max abs probability difference {result.max_abs_prob_diff:.2e}")
     return 0
 
 
@@ -245,11 +257,12 @@ def cmd_replay_eval(args: argparse.Namespace) -> int:
         raise HarnetsError("replay-eval needs at least one of --skeleton-model, --rgb-model, --pose-model")
     if args.live:
         replay_live = load_replayer("live")  # harnets_ros, through its entry point
-        metrics = replay_live(args.bag, models, args.out, rate=args.rate, print_activities=args.print_activities)
+        metrics = replay_live(args.bag, models, args.out, rate=args.rate, print_activities=args.print_activities,
+                              backend=args.backend)
     else:
         from harnets_core.evaluation.replay import replay_offline
 
-        metrics = replay_offline(args.bag, models, args.out)
+        metrics = replay_offline(args.bag, models, args.out, backend=args.backend)
     from harnets_core.evaluation.replay import print_headline
 
     print_headline(metrics, args.out)
@@ -257,6 +270,6 @@ def cmd_replay_eval(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "synth": cmd_synth, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "info": cmd_info,
+    "synth": cmd_synth, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "info": cmd_info, "export": cmd_export,
     "sweep": cmd_sweep, "bag": cmd_bag, "dataset": cmd_dataset, "replay-eval": cmd_replay_eval,
 }

@@ -95,14 +95,16 @@ def ground_truth_from_bag(bag: str | Path) -> list[TimedLabel]:
     return sorted(labels)
 
 
-def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: str | Path, *, fusion: bool = True) -> dict[str, Any]:
+def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: str | Path, *, fusion: bool = True,
+                   backend: str = "auto") -> dict[str, Any]:
     """Stream every message of the bag, in time order, through one streaming recognizer per
-    model (`models`: source -> model file), fuse them, and write the report into out_dir."""
+    model (`models`: source -> model file), fuse them, and write the report into out_dir.
+    `backend`: what runs the models (streaming.recognizer.load_recognizer)."""
     from harnets_core.streaming.recognizer import load_recognizer
 
     bag = Path(bag)
     gt_stream = ground_truth_from_bag(bag)
-    recognizers = {src: load_recognizer(path, modality=src, max_gap_s=0.5) for src, path in models.items()}
+    recognizers = {src: load_recognizer(path, modality=src, max_gap_s=0.5, backend=backend) for src, path in models.items()}
     by_type = _topics_by_type(bag)
     skeleton_topics = by_type.get(SKELETON_FRAME_TYPE, [])
     image_topics = by_type.get(IMAGE_TYPE, []) + by_type.get(COMPRESSED_IMAGE_TYPE, [])

@@ -86,3 +86,20 @@ def test_a_bag_without_ground_truth_fails_before_the_replay(tmp_path: Path, real
     # before any model is run: a model file that does not exist is never opened
     with pytest.raises(BagError, match="no ground-truth"):
         replay_offline(bag, {"skeleton": tmp_path / "never_read.safetensors"}, tmp_path / "out")
+
+
+def test_replay_eval_backend_onnxruntime_scores_as_torch(session_bag: Path, trained_skeleton_run: Path, tmp_path: Path, capsys):
+    from harnets_core.models.export import export_onnx
+
+    model = trained_skeleton_run / "model.safetensors"
+    onnx_model = export_onnx(model, tmp_path / "model.onnx").path  # not beside the model: other tests keep torch
+    for backend, path in (("torch", model), ("onnxruntime", onnx_model)):
+        assert main(["replay-eval", str(session_bag), "--skeleton-model", str(path), "--backend", backend,
+                     "--out", str(tmp_path / backend)]) == 0
+    capsys.readouterr()
+    torch_summary = json.loads((tmp_path / "torch" / "summary.json").read_text())
+    onnx_summary = json.loads((tmp_path / "onnxruntime" / "summary.json").read_text())
+    assert onnx_summary == torch_summary and torch_summary
+    assert main(["replay-eval", str(session_bag), "--skeleton-model", str(onnx_model), "--backend", "torch",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "backend torch cannot run the ONNX file" in capsys.readouterr().err
