@@ -58,7 +58,7 @@ class VisualizationNode(Node):
         self.text_size_m = declare(self, "text_size_m", 0.12, "Height of the label's letters in metres.")
         view_args = dict(head_joint=declare(self, "head_joint", "Head", "Joint the label is drawn above."),
                          label_height_m=declare(self, "label_height_m", 0.3, "Height of the label above the head joint in metres."),
-                         up_axis=declare(self, "up_axis", "y", "Up axis of the skeleton data: 'y' (BVH, turned Z up for ROS) or 'z'."))
+                         up_axis="y" if declare(self, "y_up", True, "The skeleton data is Y up (BVH): turned Z up for ROS; false: already Z up.") else "z")
         self.diag = Diagnostics(self.get_fully_qualified_name())
         self.view = SkeletonView.from_bvh(bvh, **view_args)  # a bad file or parameter: a clear error at start
         self._lifetime = Duration(sec=int(lifetime_s), nanosec=int(round((lifetime_s % 1) * 1e9)))

@@ -54,9 +54,11 @@ def activity_msg(label: str = "Assemble system", class_id: int = 11, confidence:
 
 
 class Harness:
-    def __init__(self, start_node, ros_node, params: dict | None = None) -> None:
+    def __init__(self, start_node, ros_node, params: dict | Path | None = None) -> None:
         self.node = ros_node
-        self.proc = start_node("visualization_node", {"rate_hz": 30.0, **(params or {})}, NAME)
+        if not isinstance(params, Path):
+            params = {"rate_hz": 30.0, **(params or {})}
+        self.proc = start_node("visualization_node", params, NAME)
         self.skeleton = ros_node.create_publisher(SkeletonFrame, "skeleton", SENSOR_QOS)
         self.activity = ros_node.create_publisher(Activity, "activity", RESULT_QOS)
         self.image = ros_node.create_publisher(Image, "camera/image_raw", SENSOR_QOS)
@@ -84,7 +86,7 @@ def _points(marker: Marker) -> np.ndarray:
 
 
 def test_markers_are_the_forward_kinematics_of_the_frame_with_the_label_above_the_head(start_node, ros_node, clip):
-    h = Harness(start_node, ros_node)
+    h = Harness(start_node, ros_node, CONFIG)  # the shipped parameters
     sent = frame_msgs(clip)
     by_stamp = {time_to_ns(m.header.stamp): m for m in sent}
     h.send(sent[:60])
@@ -177,3 +179,41 @@ def test_template_of_another_skeleton_names_its_file(start_node, ros_node, clip,
     error = next(s for s in h.statuses() if s.level == DiagnosticStatus.ERROR)
     assert "arm.bvh" in error.message and "59 joints" in error.message and "2 joints" in error.message
     assert h.markers == [] and h.proc.alive()
+
+
+# ----------------------------------------------------------------- the shipped configuration (static)
+def _declared_parameters() -> set[str]:
+    """Names of the parameters the node declares (declare(self, "name", ...) in its source)."""
+    import ast
+
+    tree = ast.parse((REPO / "harnets_ros" / "visualization_node.py").read_text())
+    return {call.args[1].value for call in ast.walk(tree)
+            if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "declare" and isinstance(call.args[1], ast.Constant)}
+
+
+def test_config_file_sets_every_parameter_and_the_viewers_show_its_topics():
+    import json
+
+    import yaml
+
+    config = yaml.safe_load(CONFIG.read_text())
+    params = config[NAME]["ros__parameters"]
+    assert set(params) == _declared_parameters()
+    frame_id = config["skeleton_streamer"]["ros__parameters"]["frame_id"]
+    rviz = yaml.safe_load((REPO / "config" / "harnets.rviz").read_text())["Visualization Manager"]
+    assert rviz["Global Options"]["Fixed Frame"] == frame_id
+    topics = {d["Class"]: d["Topic"]["Value"] for d in rviz["Displays"] if "Topic" in d}
+    assert topics == {"rviz_default_plugins/MarkerArray": params["marker_topic"],
+                      "rviz_default_plugins/Image": params["annotated_image_topic"]}
+    fox = json.loads((REPO / "config" / "harnets.foxglove.json").read_text())["configById"]
+    assert fox["3D!harnets3d"]["topics"] == {f"/{params['marker_topic']}": {"visible": True}}
+    assert fox["3D!harnets3d"]["followTf"] == frame_id
+    assert fox["Image!harnetsimage"]["imageMode"]["imageTopic"] == f"/{params['annotated_image_topic']}"
+
+
+def test_launch_file_starts_the_visualization_and_rviz_on_request():
+    import ast
+
+    source = (REPO / "launch" / "harnets.launch.py").read_text()
+    strings = {n.value for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    assert {"visualize", "rviz", "visualization_node", NAME, "rviz2", "harnets.rviz"} <= strings
