@@ -83,7 +83,7 @@ class GraphNode:
     Attributes:
         name: ROS node name, also its section in config/harnets.yaml.
         executable: program in ``lib/harnets`` (``ros2 run harnets <executable>``).
-        role: ``"recognizer"`` (a lifecycle node), ``"fusion"`` or ``"streamer"``.
+        role: ``"recognizer"`` (a lifecycle node), ``"fusion"``, ``"streamer"`` or ``"visualizer"``.
         input_topic: default input topic; ``""`` for the fusion (parameter ``inputs``) and
             the streamers (they read a file, a device or a suit).
         output_topic: default output topic.
@@ -120,9 +120,16 @@ FUSION = GraphNode("activity_fusion", "fusion_node", "fusion", "", ACTIVITY_TOPI
 SKELETON_STREAMER = GraphNode("skeleton_streamer", "skeleton_streamer", "streamer", "", SKELETON_TOPIC, file_parameter="bvh_path")
 VIDEO_STREAMER = GraphNode("video_streamer", "video_streamer", "streamer", "", IMAGE_TOPIC, image_input=True, file_parameter="video_path")
 
+MARKERS_TOPIC = "visualization/markers"
+"""The visualizer's visualization_msgs/MarkerArray (skeleton bones, activity label)."""
+ANNOTATED_IMAGE_TOPIC = "visualization/image"
+"""The visualizer's camera image with the activity drawn on it."""
+VISUALIZER = GraphNode("activity_visualization", "visualization_node", "visualizer", SKELETON_TOPIC, MARKERS_TOPIC,
+                       image_input=True)
+
 RECOGNIZERS: tuple[GraphNode, ...] = (SKELETON_RECOGNIZER, IMAGE_RECOGNIZER, POSE_RECOGNIZER)
 STREAMERS: tuple[GraphNode, ...] = (SKELETON_STREAMER, VIDEO_STREAMER)
-NODES: tuple[GraphNode, ...] = (*RECOGNIZERS, FUSION, *STREAMERS)
+NODES: tuple[GraphNode, ...] = (*RECOGNIZERS, FUSION, *STREAMERS, VISUALIZER)
 SOURCES: tuple[str, ...] = tuple(r.source for r in RECOGNIZERS)
 """Recognizer sources in graph order: ``("skeleton", "rgb", "pose")``."""
 

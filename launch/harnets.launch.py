@@ -39,6 +39,7 @@ from harnets_core.topology import (
     SKELETON_STREAMER,
     SKELETON_TOPIC,
     VIDEO_STREAMER,
+    VISUALIZER,
     compressed_topic,
 )
 
@@ -57,6 +58,8 @@ ARGUMENTS = [
     ("bvh", "", "Optional BVH file to stream as SkeletonFrame (demo without a suit); starts once the recognizers are active.", None),
     ("skeleton_source", "", "With bvh: 'tcp' or 'udp' streams a Perception Neuron suit's broadcast instead, bvh being the BVH export of its skeleton (docs/SUIT.md); empty: the config_file's source (file).", None),
     ("video", "", "Optional video file to stream as images (demo without cameras); starts once the recognizers are active.", None),
+    ("visualize", "false", "Start the visualization node: skeleton and activity markers on visualization/markers, the labelled camera on visualization/image.", ["true", "false"]),
+    ("rviz", "false", "Start RViz 2 with config/harnets.rviz (and the visualization node).", ["true", "false"]),
 ]
 
 
@@ -141,6 +144,17 @@ def _after_all_active(nodes, actions):
     ]
 
 
+def _installed(package):
+    """Whether ROS package `package` is installed (on AMENT_PREFIX_PATH)."""
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+
+    try:
+        get_package_prefix(package)
+    except PackageNotFoundError:
+        return False
+    return True
+
+
 def _graph(context):
     arg = {name: LaunchConfiguration(name).perform(context) for name, _, _, _ in ARGUMENTS}
     namespace = arg["namespace"].strip("/")
@@ -187,6 +201,20 @@ def _graph(context):
         streamers.append(start(Node, VIDEO_STREAMER, {
             VIDEO_STREAMER.file_parameter: str(Path(arg["video"]).expanduser().resolve()), "topic": image_in,
             "image_transport": arg["image_transport"]}))
+    rviz = arg["rviz"] == "true"
+    if arg["visualize"] == "true" or rviz:
+        # The stream's skeleton: the bvh argument (the file streamed, or the suit's export), else the template.
+        actions.append(start(Node, VISUALIZER, {
+            "skeleton_topic": arg["skeleton_topic"], "activity_topic": arg["activity_topic"],
+            "image_topic": arg["image_topic"], "image_transport": arg["image_transport"],
+            **({"skeleton_bvh": str(Path(arg["bvh"]).expanduser().resolve())} if arg["bvh"] else {})}))
+    if rviz and not _installed("rviz2"):
+        actions.append(LogInfo(msg="harnets: rviz2 is not installed (apt install ros-$ROS_DISTRO-rviz2); "
+                                   "the markers are on visualization/markers for any viewer (config/harnets.foxglove.json)"))
+    elif rviz:
+        rviz_config = str(Path(FindPackageShare("harnets").perform(context)) / "config" / "harnets.rviz")
+        actions.append(Node(package="rviz2", executable="rviz2", name="rviz2", namespace=namespace,
+                            arguments=["-d", rviz_config], parameters=[common], output="screen"))
     return actions + _after_all_active(lifecycle_nodes, streamers)
 
 

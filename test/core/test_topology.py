@@ -48,7 +48,7 @@ def test_config_topic_defaults_are_the_topology(config):
 def test_nodes_are_unique_and_found_by_name_or_executable():
     names = [n.name for n in topology.NODES]
     executables = [n.executable for n in topology.NODES]
-    assert len(set(names)) == len(names) == len(set(executables)) == 6
+    assert len(set(names)) == len(names) == len(set(executables)) == len(list((REPO / "scripts").iterdir())) == 7  # every executable in scripts/
     for node in topology.NODES:
         assert topology.graph_node(node.name) is node and topology.graph_node(node.executable) is node
     with pytest.raises(ConfigError, match="no harnets node 'camera_driver'"):
