@@ -47,7 +47,6 @@ from harnets_core.models import LSTMClassifier, LSTMConfig  # noqa: E402
 from harnets_core.models.export import export_onnx  # noqa: E402
 from harnets_core.models.modelfile import save_model  # noqa: E402
 from harnets_core.runs.options import ModelOptions, PoseOptions  # noqa: E402
-from harnets_core.streaming.recognizer import load_recognizer  # noqa: E402
 
 BLAZEPOSE_KEYPOINTS = 33
 

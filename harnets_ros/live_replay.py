@@ -30,7 +30,6 @@ from harnets_core.formats.bags import (
 from harnets_core.errors import BagError
 from harnets_core.evaluation.replay import BAG_START_NS, ground_truth_from_bag, score_timed
 from harnets_core.topology import FUSION_SOURCE, GROUND_TRUTH_SOURCE, RECOGNIZERS, SOURCES, source_of_topic
-from harnets_core.evaluation.timeline import TimedLabel
 from harnets_core.models.backends import read_model_meta
 from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, time_to_ns
 from harnets_ros.graph import NodeGraph, format_activity, graph_spec

@@ -34,7 +34,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from harnets.msg import Activity, SkeletonFrame
 from harnets_core import topology
 from harnets_core.errors import HarnetsError, StreamError
-from harnets_core.formats.bags import image_to_numpy
+from harnets_core.formats.messages import image_to_numpy
 from harnets_core.visualization.annotate import draw_label
 from harnets_core.visualization.markers import NEUTRAL_RGBA, SkeletonScene, SkeletonView, class_color, label_text
 from harnets_ros.common import RESULT_QOS, SENSOR_QOS, Diagnostics, compressed_topic, declare, run_node, sensor_qos

@@ -20,10 +20,10 @@ from harnets_core.formats.bags import (
     IMAGE_TYPE,
     SKELETON_FRAME_TYPE,
     bag_topics,
-    image_to_numpy,
     read_bag,
-    write_session_bag,
 )
+from harnets_core.formats.messages import image_to_numpy
+from harnets_core.formats.session_bag import write_session_bag
 from harnets_core.formats.bvh import read_bvh
 from harnets_core.errors import BagError, DatasetError, StreamError
 from harnets_core.datasets.inhard import META_ACTIONS, InhardLayout

@@ -19,8 +19,10 @@ import cv2
 import numpy as np
 
 from harnets_core.errors import StreamError
+from harnets_core.formats.image_limits import ImageLimits, check_image
 
 __all__ = [
+    "image_to_numpy",
     "IMAGE_CHANNELS",
     "COMPRESSED_FORMAT",
     "image_fields",
@@ -154,3 +156,69 @@ def skeleton_frame_fields(
         "channel_types": list(layout.channel_types),
         "values": vals,
     }
+
+
+# ----------------------------------------------------------------------------- messages to numpy
+_CHANNELS = IMAGE_CHANNELS  # the encodings read are those written
+
+
+def _as_uint8(data: Any) -> np.ndarray:
+    if isinstance(data, np.ndarray):
+        return data.reshape(-1).view(np.uint8) if data.dtype.itemsize == 1 else data.astype(np.uint8).reshape(-1)
+    try:
+        return np.frombuffer(memoryview(data), dtype=np.uint8)
+    except TypeError:
+        return np.asarray(data, dtype=np.uint8).reshape(-1)
+
+
+def image_to_numpy(msg: Any, *, to_rgb: bool = True, topic: str = "", limits: ImageLimits | None = None) -> np.ndarray:
+    """Pixels of a ``sensor_msgs`` Image or CompressedImage (rosbags or rclpy message: duck-typed).
+
+    Image (fields height, width, encoding, step, data): ``rgb8``, ``bgr8``, ``mono8``; a zero-copy
+    view of ``data`` (read-only when data is bytes; rows may be padded, ``step >= width * channels``).
+    CompressedImage (fields format, data): decoded with ``cv2.imdecode``.
+
+    Returns:
+        ``to_rgb=True``: (H, W, 3) uint8 RGB (bgr8 as a channel-reversed view, mono8 repeated: a copy).
+        ``to_rgb=False``: the message's own layout, (H, W, 3) for rgb8/bgr8, (H, W) for mono8;
+        compressed images come back BGR as OpenCV decodes them.
+
+    ``limits`` (optional): the size and byte limits, checked from the header (for compressed
+    images, the PNG/JPEG header) before any pixel is decoded.
+
+    Raises:
+        StreamError: another encoding, data size/step not matching height and width, or an
+            image outside ``limits``.
+    """
+    where = f"topic {topic}: " if topic else ""
+    if limits is not None:
+        check_image(msg, limits, where)
+    if not hasattr(msg, "encoding") and hasattr(msg, "format"):
+        buf = _as_uint8(msg.data)
+        img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
+        if img is None:
+            raise StreamError(f"{where}cannot decode compressed image (format {msg.format!r}, {buf.size} bytes)")
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB) if to_rgb else img
+    encoding = str(msg.encoding)
+    if encoding not in _CHANNELS:
+        raise StreamError(f"{where}unsupported image encoding {encoding!r} (supported: rgb8, bgr8, mono8)")
+    channels = _CHANNELS[encoding]
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height <= 0 or width <= 0:
+        raise StreamError(f"{where}{encoding} image has size {width}x{height}")
+    if step < width * channels:
+        raise StreamError(f"{where}{encoding} image step {step} < width {width} * {channels} channels")
+    data = _as_uint8(msg.data)
+    if data.size != step * height:
+        raise StreamError(
+            f"{where}{encoding} image data has {data.size} bytes, "
+            f"expected step {step} * height {height} = {step * height}"
+        )
+    rows = data.reshape(height, step)[:, : width * channels]
+    if channels == 1:
+        img = rows  # (H, W)
+        return np.repeat(img[:, :, None], 3, axis=2) if to_rgb else img
+    img = rows.reshape(height, width, 3)  # (H, W, 3), a view
+    if to_rgb and encoding == "bgr8":
+        return img[..., ::-1]
+    return img

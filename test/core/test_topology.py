@@ -11,7 +11,7 @@ import yaml
 
 from harnets_core import topology
 from harnets_core.errors import ConfigError
-from harnets_core.formats import bags
+from harnets_core.formats import session_bag
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config" / "harnets.yaml"
@@ -87,10 +87,10 @@ def test_compressed_topic_follows_image_transport():
 
 
 def test_session_bag_topics_come_from_the_topology():
-    assert bags.default_topics("raw") == {
+    assert session_bag.default_topics("raw") == {
         "skeleton": "/harnets/skeleton", "image": "/camera/image_raw", "ground_truth": "/harnets/ground_truth"}
-    assert bags.default_topics("compressed")["image"] == "/camera/image_raw/compressed"
-    assert bags.default_topics("raw")["image"] == topology.qualified(topology.IMAGE_TOPIC)
+    assert session_bag.default_topics("compressed")["image"] == "/camera/image_raw/compressed"
+    assert session_bag.default_topics("raw")["image"] == topology.qualified(topology.IMAGE_TOPIC)
 
 
 # The files that used to spell the graph's names themselves: they take them from the topology now.

@@ -12,7 +12,7 @@ from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CompressedImage, Image
 
 from harnets.msg import SkeletonFrame
-from harnets_core.formats import bags
+from harnets_core.formats import bags, messages
 from harnets_core.formats.bvh import read_bvh
 from harnets_core.formats.messages import compressed_image_fields, image_fields, skeleton_frame_fields, skeleton_frame_layout
 from harnets_ros.common import ns_to_time, ros_fields
@@ -46,8 +46,8 @@ def test_image_is_the_same_on_the_wire_and_in_a_bag(encoding):
     data = _same_message(live, bags.image_msg(STAMP_NS, "cam", frame, encoding), bags.IMAGE_TYPE)
     back = deserialize_message(data, Image)
     expected = np.repeat(frame[..., None], 3, axis=2) if encoding == "mono8" else rgb
-    np.testing.assert_array_equal(bags.image_to_numpy(back), expected)
-    np.testing.assert_array_equal(bags.image_to_numpy(bags.make_typestore().deserialize_cdr(data, bags.IMAGE_TYPE)), expected)
+    np.testing.assert_array_equal(messages.image_to_numpy(back), expected)
+    np.testing.assert_array_equal(messages.image_to_numpy(bags.make_typestore().deserialize_cdr(data, bags.IMAGE_TYPE)), expected)
 
 
 def test_compressed_image_is_the_same_on_the_wire_and_in_a_bag():
@@ -55,7 +55,7 @@ def test_compressed_image_is_the_same_on_the_wire_and_in_a_bag():
     rgb[..., 0] = 200
     live = _stamped(CompressedImage(**ros_fields(compressed_image_fields(rgb, 80))), "cam")
     data = _same_message(live, bags.compressed_image_msg(STAMP_NS, "cam", rgb, 80), bags.COMPRESSED_IMAGE_TYPE)
-    out = bags.image_to_numpy(deserialize_message(data, CompressedImage))
+    out = messages.image_to_numpy(deserialize_message(data, CompressedImage))
     assert out.shape == (16, 24, 3) and abs(int(out[..., 0].mean()) - 200) <= 2
 
 

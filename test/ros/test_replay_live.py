@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from harnets_core.errors import BagError
-from harnets_core.formats.bags import bag_topics, write_session_bag
+from harnets_core.formats.bags import bag_topics
+from harnets_core.formats.session_bag import write_session_bag
 from harnets_core.formats.bvh import read_bvh
 from harnets_core.evaluation.replay import BAG_START_NS, bag_from_inhard, replay_offline
 from harnets_ros.live_replay import SOURCE_OF_TOPIC, replay_live

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harnets_core.formats.bags import bag_topics, write_session_bag
+from harnets_core.formats.bags import bag_topics
+from harnets_core.formats.session_bag import write_session_bag
 from harnets_core.formats.bvh import read_bvh
 from harnets_core.cli.main import main
 from harnets_core.datasets.inhard import InhardLayout

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from harnets_core.errors import StreamError
-from harnets_core.formats import bags
+from harnets_core.formats import bags, messages
 from harnets_core.formats.bvh import read_bvh
 from harnets_core.formats.messages import (
     COMPRESSED_FORMAT,
@@ -48,7 +48,7 @@ def test_image_fields_round_trip_through_a_bag_message(encoding):
     back = _through_cdr(bags.image_msg(123, "cam", frame, encoding), bags.IMAGE_TYPE)
     assert (back.height, back.width, back.encoding, back.step) == (6, 7, encoding, 7 * (1 if encoding == "mono8" else 3))
     expected = np.repeat(frame[..., None], 3, axis=2) if encoding == "mono8" else rgb
-    np.testing.assert_array_equal(bags.image_to_numpy(back), expected)
+    np.testing.assert_array_equal(messages.image_to_numpy(back), expected)
     if encoding == "bgr8":  # stored in BGR order
         np.testing.assert_array_equal(np.asarray(back.data).reshape(6, 7, 3), rgb[..., ::-1])
 
@@ -73,7 +73,7 @@ def test_compressed_image_fields_round_trip_through_a_bag_message():
     back = _through_cdr(bags.compressed_image_msg(0, "cam", rgb, quality=95), bags.COMPRESSED_IMAGE_TYPE)
     assert back.format == COMPRESSED_FORMAT
     np.testing.assert_array_equal(np.asarray(back.data), fields["data"])
-    out = bags.image_to_numpy(back)
+    out = messages.image_to_numpy(back)
     assert out.shape == (16, 24, 3) and abs(int(out[..., 0].mean()) - 200) <= 2 and out[..., 2].max() <= 3
     with pytest.raises(StreamError, match=r"image must be \(H, W, 3\) uint8"):
         compressed_image_fields(np.zeros((2, 2, 4), np.uint8))
