@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from harnets_core.errors import StreamError
-from harnets_core.formats.image_limits import ImageLimits, check_image
+from harnets_core.formats.image_limits import ImageLimits, bytes_view, check_image
 
 __all__ = [
     "image_to_numpy",
@@ -162,15 +162,6 @@ def skeleton_frame_fields(
 _CHANNELS = IMAGE_CHANNELS  # the encodings read are those written
 
 
-def _as_uint8(data: Any) -> np.ndarray:
-    if isinstance(data, np.ndarray):
-        return data.reshape(-1).view(np.uint8) if data.dtype.itemsize == 1 else data.astype(np.uint8).reshape(-1)
-    try:
-        return np.frombuffer(memoryview(data), dtype=np.uint8)
-    except TypeError:
-        return np.asarray(data, dtype=np.uint8).reshape(-1)
-
-
 def image_to_numpy(msg: Any, *, to_rgb: bool = True, topic: str = "", limits: ImageLimits | None = None) -> np.ndarray:
     """Pixels of a ``sensor_msgs`` Image or CompressedImage (rosbags or rclpy message: duck-typed).
 
@@ -194,7 +185,7 @@ def image_to_numpy(msg: Any, *, to_rgb: bool = True, topic: str = "", limits: Im
     if limits is not None:
         check_image(msg, limits, where)
     if not hasattr(msg, "encoding") and hasattr(msg, "format"):
-        buf = _as_uint8(msg.data)
+        buf = bytes_view(msg.data)
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
         if img is None:
             raise StreamError(f"{where}cannot decode compressed image (format {msg.format!r}, {buf.size} bytes)")
@@ -208,7 +199,7 @@ def image_to_numpy(msg: Any, *, to_rgb: bool = True, topic: str = "", limits: Im
         raise StreamError(f"{where}{encoding} image has size {width}x{height}")
     if step < width * channels:
         raise StreamError(f"{where}{encoding} image step {step} < width {width} * {channels} channels")
-    data = _as_uint8(msg.data)
+    data = bytes_view(msg.data)
     if data.size != step * height:
         raise StreamError(
             f"{where}{encoding} image data has {data.size} bytes, "
