@@ -68,7 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                 model_options=model_options)
     print(f"{args.modality}: {len(prepared.train)} train windows ({len(selection.train_sessions)} sessions), "
           f"{len(prepared.val)} validation windows ({len(selection.val_sessions)} sessions), "
-          f"classes {selection.class_names}")
+          f"classes {prepared.meta['class_names']}")
     result, metrics = train_run(prepared, opt.train_config(args), args.out, resume=args.resume)
     print(f"best epoch {result.best_epoch}; model {result.model_path}")
     _print_metrics("validation", metrics)
