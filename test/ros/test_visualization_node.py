@@ -264,6 +264,8 @@ def test_config_file_sets_every_parameter_and_the_viewers_show_its_topics():
     assert fox["3D!harnets3d"]["topics"] == {f"/{params['marker_topic']}": {"visible": True}}
     assert fox["3D!harnets3d"]["followTf"] == frame_id
     assert fox["Image!harnetsimage"]["imageMode"]["imageTopic"] == f"/{params['annotated_image_topic']}"
+    assert fox["RawMessages!harnetsactivity"]["topicPath"] == f"/{params['activity_topic']}"
+    assert fox["RawMessages!harnetsforecast"]["topicPath"] == f"/{params['forecast_topic']}"
 
 
 def test_launch_file_starts_the_visualization_and_rviz_on_request():
