@@ -58,7 +58,7 @@ def activity_msg(label: str = "Assemble system", class_id: int = 11, confidence:
 def forecast_msg(source: str = "skeleton", current_class_id: int = 11) -> ActivityForecast:
     msg = ActivityForecast(source=source, model_id="m", current_label="Assemble system", current_class_id=current_class_id,
                            elapsed_s=2.0, remaining_p10_s=1.2, remaining_p50_s=3.1, remaining_p90_s=5.0,
-                           next_class_names=["Take component", "Picking left"], next_class_ids=[7, 3],
+                           next_class_names=["Take component", "Picking left"], next_class_ids=[9, 6],
                            next_probabilities=[0.62, 0.38])
     msg.header.stamp = ns_to_time(T0_NS)
     msg.header.frame_id = "mocap"
