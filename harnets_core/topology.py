@@ -31,6 +31,7 @@ __all__ = [
     "SKELETON_TOPIC",
     "IMAGE_TOPIC",
     "ACTIVITY_TOPIC",
+    "FORECAST_TOPIC",
     "FUSION_SOURCE",
     "GROUND_TRUTH_SOURCE",
     "BAG_SKELETON_TOPIC",
@@ -63,6 +64,8 @@ IMAGE_TOPIC = "camera/image_raw"
 """sensor_msgs/msg/Image from the camera (or the video streamer)."""
 ACTIVITY_TOPIC = "activity"
 """harnets/msg/Activity of the graph: the fusion's, or the single recognizer's."""
+FORECAST_TOPIC = "activity/forecast"
+"""harnets/msg/ActivityForecast of every recognizer whose model has a forecaster (``source`` tells them apart)."""
 
 FUSION_SOURCE = "fusion"
 """``Activity.source`` of the fused stream."""

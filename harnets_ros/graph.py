@@ -87,9 +87,11 @@ def graph_spec(
     loop: bool = False,
     hop_s: float | None = None,
     backend: str | None = None,
+    visualize: bool = False,
 ) -> GraphSpec:
     """Which nodes to start with which models (the choice launch/harnets.launch.py makes).
-    Topics left None keep the parameter file's."""
+    Topics left None keep the parameter file's. ``visualize``: also the visualization node
+    (launch's visualize:=true), on the graph's activity and the streamed BVH's skeleton."""
     _, share = package_paths()
     nodes = []
     models = {"skeleton": skeleton_model, "rgb": rgb_model, "pose": pose_model}
@@ -114,7 +116,23 @@ def graph_spec(
     for streamer, path in ((topology.SKELETON_STREAMER, bvh), (topology.VIDEO_STREAMER, video)):
         if path is not None:
             nodes.append(NodeSpec(streamer.executable, {streamer.file_parameter: str(Path(path).resolve()), "loop": loop}))
+    if visualize:
+        fused = any(n.node is topology.FUSION for n in nodes)
+        nodes.append(_visualizer(nodes[0], fused, bvh, skeleton_topic, image_topic, image_transport))
     return GraphSpec(nodes, Path(config) if config else share / "config" / "harnets.yaml", namespace, use_sim_time)
+
+
+def _visualizer(first_recognizer: NodeSpec, fused: bool, bvh: Path | None, skeleton_topic: str | None,
+                image_topic: str | None, image_transport: str | None) -> NodeSpec:
+    """The visualization node of a graph: it draws the graph's activity (the fusion's, as in the
+    parameter file, or the single recognizer's output) on the streamed BVH's skeleton."""
+    params: dict[str, Any] = {} if fused else {"activity_topic": first_recognizer.node.output_topic}
+    if bvh is not None:
+        params["skeleton_bvh"] = str(Path(bvh).resolve())
+    for key, value in (("skeleton_topic", skeleton_topic), ("image_topic", image_topic), ("image_transport", image_transport)):
+        if value:
+            params[key] = value
+    return NodeSpec(topology.VISUALIZER.executable, params)
 
 
 class NodeGraph:
@@ -226,7 +244,7 @@ def run_graph(args: Any) -> int:
     """`harnets graph`: start the graph, print activities, stop on Ctrl-C or --duration-s."""
     spec = graph_spec(config=args.config, skeleton_model=args.skeleton_model, rgb_model=args.rgb_model,
                       pose_model=args.pose_model, bvh=args.bvh, video=args.video, namespace=args.namespace,
-                      use_sim_time=args.use_sim_time, loop=args.loop)
+                      use_sim_time=args.use_sim_time, loop=args.loop, visualize=args.visualize)
     rclpy.init()
     control = Node("harnets_graph")
     graph = NodeGraph(spec, log_dir=Path(os.environ.get("ROS_LOG_DIR", "/tmp")) / "harnets_graph")

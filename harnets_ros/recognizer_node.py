@@ -27,6 +27,7 @@ from rclpy.event_handler import QoSMessageLostInfo, SubscriptionEventCallbacks
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
 from harnets.msg import Activity
+from harnets_core import topology
 from harnets_core.errors import HarnetsError, StreamError
 from harnets_ros.common import RESULT_QOS, Diagnostics, PeriodicThread, declare, forecast_to_msg, prediction_to_msg, sensor_qos, time_to_ns
 
@@ -37,7 +38,7 @@ PARAMETERS = [
     ("model_path", "", "Model file (.safetensors) written by `harnets train`."),
     ("input_topic", None, "Topic of the sensor input."),
     ("output_topic", "activity", "Topic of the harnets/Activity output."),
-    ("forecast_topic", "activity/forecast", "Topic of the harnets/ActivityForecast output (models with a forecaster; empty: none)."),
+    ("forecast_topic", topology.FORECAST_TOPIC, "Topic of the harnets/ActivityForecast output (models with a forecaster; empty: none)."),
     ("hop_s", 0.0, "Seconds of sensor time between two predictions; 0: the model's training hop."),
     ("max_gap_s", 0.5, "A gap in sensor stamps longer than this (or a stamp going backwards) restarts the window."),
     ("queue_size", 256, "Messages held between ingest and inference; older ones are dropped (counted)."),

@@ -4,10 +4,12 @@ one BVH frame, from the same harnets_core.visualization scene the node turns int
 MarkerArray (LINE_LIST points turned by the pose orientation, TEXT_VIEW_FACING at the label
 position, the class colour), as a matplotlib 3D plot in the frame's Z-up axes, in metres.
 
-    python tools/render_markers.py --out docs/img/markers.png        # the README's picture
+    python tools/render_markers.py --out docs/img/markers.png \
+        --next "Take component" --next-probability 0.62 --remaining-s 1.2 3.1 5.0   # the README's picture
 
-The label and confidence are what you pass (default: the clip's own class, Assemble system);
-nothing is recognized here.
+The label and confidence are what you pass (default: the clip's own class, Assemble system),
+and so is the forecast line under it (``--next``: the node's text for an ActivityForecast,
+harnets_core.visualization.forecast_text); nothing is recognized here.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from harnets_core.formats.bvh import read_bvh  # noqa: E402
+from harnets_core.visualization.forecast_text import ReceivedForecast, forecast_lines  # noqa: E402
 from harnets_core.visualization.markers import SkeletonView, class_color, label_text  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,7 +39,7 @@ def quaternion_matrix(xyzw: tuple[float, float, float, float]) -> np.ndarray:
 
 
 def render(bvh: Path, frame: int, label: str, confidence: float, class_id: int, out: Path,
-           template: Path | None = None) -> Path:
+           template: Path | None = None, forecast: ReceivedForecast | None = None) -> Path:
     clip = read_bvh(bvh)
     view = SkeletonView.from_bvh(template)  # the node's default: the bundled InHARD template
     scene = view.scene(clip.motion[frame].astype(np.float32))  # a SkeletonFrame carries float32
@@ -55,8 +58,8 @@ def render(bvh: Path, frame: int, label: str, confidence: float, class_id: int, 
             ax.plot([lo[0], hi[0]], [v, v], [0, 0], color="#808080", linewidth=0.5)
     for a, b in points.reshape(-1, 2, 3):
         ax.plot(*zip(a, b), color=color[:3], linewidth=2.2)
-    ax.text(*scene.label_position_m, label_text(label, confidence), color=color[:3], fontsize=12,
-            ha="center", va="bottom", weight="bold")
+    ax.text(*scene.label_position_m, label_text(label, confidence, forecast_lines(forecast) if forecast else ()),
+            color=color[:3], fontsize=12, ha="center", va="bottom", weight="bold", linespacing=1.3)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_zlim(0.0, 2.2)
@@ -84,9 +87,15 @@ def main() -> None:
     p.add_argument("--confidence", type=float, default=0.87)
     p.add_argument("--class-id", type=int, default=11, help="class id (colour); InHARD: Assemble system = 11")
     p.add_argument("--template", type=Path, default=None, help="skeleton BVH (the node's skeleton_bvh); default the InHARD template")
+    p.add_argument("--next", default="", help="forecast: the next activity (empty: no forecast line)")
+    p.add_argument("--next-probability", type=float, default=0.6, help="forecast: its probability")
+    p.add_argument("--remaining-s", type=float, nargs=3, default=(1.0, 3.0, 5.0), metavar=("P10", "P50", "P90"),
+                   help="forecast: remaining time of the current activity, seconds")
     p.add_argument("--out", type=Path, default=REPO / "docs" / "img" / "markers.png")
     args = p.parse_args()
-    print(render(args.bvh, args.frame, args.label, args.confidence, args.class_id, args.out, args.template))
+    forecast = (ReceivedForecast("skeleton", args.class_id, 0.0, tuple(args.remaining_s), (args.next,), (args.next_probability,))
+                if args.next else None)
+    print(render(args.bvh, args.frame, args.label, args.confidence, args.class_id, args.out, args.template, forecast))
 
 
 if __name__ == "__main__":

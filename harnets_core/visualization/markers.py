@@ -84,8 +84,8 @@ def bone_pairs(skeleton: Skeleton) -> np.ndarray:
 def label_text(label: str, confidence: float, extra_lines: Sequence[str] = ()) -> str:
     """The text above the head: ``"<label> <confidence:.2f>"``, then ``extra_lines`` one per line.
 
-    ``extra_lines`` is the hook for the activity forecast (issue 12, ``activity/forecast``,
-    not on main yet): the node will pass e.g. ``["next: Take subsystem in 1.2 s"]``."""
+    ``extra_lines``: the activity forecast's (``forecast_text.forecast_lines``), e.g.
+    ``["next: Take component 0.62 in ~3.1 s (p10-p90 1.2-5.0 s)"]``."""
     return "\n".join([f"{label} {float(confidence):.2f}", *extra_lines])
 
 

@@ -1,6 +1,7 @@
-"""The visualization node as its own process over real DDS: SkeletonFrame + Activity (+ camera
-image) in, MarkerArray (bones = forward kinematics / 100, label above the head) and the
-annotated image out; a stream of another skeleton is reported, never a crash."""
+"""The visualization node as its own process over real DDS: SkeletonFrame + Activity (+
+ActivityForecast, camera image) in, MarkerArray (bones = forward kinematics / 100, label and
+forecast above the head) and the annotated image out; a stream of another skeleton is
+reported, never a crash."""
 from __future__ import annotations
 
 import time
@@ -12,7 +13,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker, MarkerArray
 
-from harnets.msg import Activity, SkeletonFrame
+from harnets.msg import Activity, ActivityForecast, SkeletonFrame
 from harnets_core import topology
 from harnets_core.features.kinematics import forward_kinematics
 from harnets_core.formats.bvh import read_bvh
@@ -54,6 +55,16 @@ def activity_msg(label: str = "Assemble system", class_id: int = 11, confidence:
     return msg
 
 
+def forecast_msg(source: str = "skeleton", current_class_id: int = 11) -> ActivityForecast:
+    msg = ActivityForecast(source=source, model_id="m", current_label="Assemble system", current_class_id=current_class_id,
+                           elapsed_s=2.0, remaining_p10_s=1.2, remaining_p50_s=3.1, remaining_p90_s=5.0,
+                           next_class_names=["Take component", "Picking left"], next_class_ids=[9, 6],
+                           next_probabilities=[0.62, 0.38])
+    msg.header.stamp = ns_to_time(T0_NS)
+    msg.header.frame_id = "mocap"
+    return msg
+
+
 class Harness:
     def __init__(self, start_node, ros_node, params: dict | Path | None = None) -> None:
         self.node = ros_node
@@ -62,6 +73,7 @@ class Harness:
         self.proc = start_node("visualization_node", params, NAME)
         self.skeleton = ros_node.create_publisher(SkeletonFrame, "skeleton", SENSOR_QOS)
         self.activity = ros_node.create_publisher(Activity, "activity", RESULT_QOS)
+        self.forecast = ros_node.create_publisher(ActivityForecast, "activity/forecast", RESULT_QOS)
         self.image = ros_node.create_publisher(Image, "camera/image_raw", SENSOR_QOS)
         self.markers: list[MarkerArray] = []
         self.images: list[Image] = []
@@ -69,7 +81,7 @@ class Harness:
         ros_node.create_subscription(MarkerArray, "visualization/markers", self.markers.append, RESULT_QOS)
         ros_node.create_subscription(Image, "visualization/image", self.images.append, SENSOR_QOS)
         ros_node.create_subscription(DiagnosticArray, "/diagnostics", self.diags.append, 10)
-        for pub in (self.skeleton, self.activity):
+        for pub in (self.skeleton, self.activity, self.forecast):
             assert spin_until(ros_node, lambda p=pub: p.get_subscription_count() > 0, 20.0), self.proc.log()
 
     def send(self, msgs, period_s: float = 1 / 120) -> None:
@@ -77,6 +89,20 @@ class Harness:
             self.skeleton.publish(msg)
             self.node.executor_for_test.spin_once(timeout_sec=0)
             time.sleep(period_s)
+
+    def texts(self) -> list[str]:
+        return [m.text for a in self.markers for m in a.markers if m.ns == "activity"]
+
+    def annotated(self, img: Image, timeout_s: float = 10.0) -> np.ndarray:
+        """The next annotated image of ``img`` (H, W, 3)."""
+        self.images.clear()
+        deadline = time.monotonic() + timeout_s
+        while not self.images and time.monotonic() < deadline:
+            self.image.publish(img)
+            spin_until(self.node, lambda: bool(self.images), 0.1)
+        assert self.images, self.proc.log()
+        out = self.images[-1]
+        return np.frombuffer(bytes(out.data), np.uint8).reshape(out.height, out.width, 3)
 
     def statuses(self) -> list[DiagnosticStatus]:
         return [s for d in self.diags for s in d.status if s.name.endswith(NAME)]
@@ -147,6 +173,34 @@ def test_camera_image_is_annotated_with_the_label(start_node, ros_node):
     assert (rgb[bh + bh // 6 + 1:] == 128).all()  # the picture below is untouched
 
 
+def test_forecast_lines_go_under_the_label_until_stale(start_node, ros_node, clip):
+    """A fresh forecast about the displayed activity adds its line to the text marker and to
+    the camera's banner; one about another activity is not shown; a stale one goes."""
+    h = Harness(start_node, ros_node, {"forecast_timeout_s": 1.5, "activity_timeout_s": 60.0})
+    h.activity.publish(activity_msg())
+    h.forecast.publish(forecast_msg())
+    h.forecast.publish(forecast_msg(source="pose", current_class_id=3))  # newer, about another activity
+    spin_until(ros_node, lambda: False, 0.3)
+    sent = frame_msgs(clip)
+    h.send(sent[:30])
+    assert spin_until(ros_node, lambda: bool(h.texts()), 10.0), h.proc.log()
+    assert h.texts()[-1] == "Assemble system 0.87\nnext: Take component 0.62 in ~3.1 s (p10-p90 1.2-5.0 s)"
+    height, width = 240, 320
+    img = Image(height=height, width=width, encoding="rgb8", step=width * 3, data=bytes([128]) * (height * width * 3))
+    rgb = h.annotated(img)
+    bh = banner_height(height)
+    assert (rgb[bh: 2 * bh, :3] == 20).all()  # a second row of banner for the forecast line
+    colour = np.round(np.array(class_color(11)[:3]) * 255)
+    assert (rgb[2 * bh + 1, :10] == colour).all()  # the confidence bar under both rows
+    spin_until(ros_node, lambda: False, 1.7)  # the forecast goes stale, the activity does not
+    h.markers.clear()
+    h.send(sent[30:60])
+    assert spin_until(ros_node, lambda: bool(h.texts()), 10.0), h.proc.log()
+    assert set(h.texts()) == {"Assemble system 0.87"}
+    assert (h.annotated(img)[bh + 1, :10] == colour).all()  # one row again
+    assert h.proc.alive()
+
+
 def test_bad_frames_are_reported_and_the_node_goes_on(start_node, ros_node, clip):
     h = Harness(start_node, ros_node)
     sent = frame_msgs(clip)
@@ -210,6 +264,8 @@ def test_config_file_sets_every_parameter_and_the_viewers_show_its_topics():
     assert fox["3D!harnets3d"]["topics"] == {f"/{params['marker_topic']}": {"visible": True}}
     assert fox["3D!harnets3d"]["followTf"] == frame_id
     assert fox["Image!harnetsimage"]["imageMode"]["imageTopic"] == f"/{params['annotated_image_topic']}"
+    assert fox["RawMessages!harnetsactivity"]["topicPath"] == f"/{params['activity_topic']}"
+    assert fox["RawMessages!harnetsforecast"]["topicPath"] == f"/{params['forecast_topic']}"
 
 
 def test_launch_file_starts_the_visualization_and_rviz_on_request():
