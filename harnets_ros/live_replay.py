@@ -28,6 +28,7 @@ from harnets_core.formats.bags import (
     make_typestore,
 )
 from harnets_core.errors import BagError
+from harnets_core.evaluation.class_table import align_classes, bag_class_names
 from harnets_core.evaluation.replay import BAG_START_NS, ground_truth_from_bag, score_replay
 from harnets_core.topology import FUSION_SOURCE, GROUND_TRUTH_SOURCE, RECOGNIZERS, SOURCES, source_of_topic
 from harnets_core.models.backends import read_model_meta
@@ -97,6 +98,8 @@ def replay_live(
     gt_stream = ground_truth_from_bag(bag)  # first: a bag without it fails before anything starts
     metas = {src: read_model_meta(path) for src, path in models.items()}
     hops_ns = {src: int(meta.hop_s * 1e9) for src, meta in metas.items()}
+    model_classes = {src: (meta.class_ids, meta.class_names) for src, meta in metas.items()}  # scored on the bag's classes
+    align_classes(bag_class_names(bag), model_classes)  # a model of another dataset fails before the graph starts
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result_bag = out / "result_bag"
@@ -161,7 +164,6 @@ def replay_live(
     if missing:
         raise BagError(f"live replay: no Activity from {missing} (node logs in {out / 'node_logs'})")
     end_s = max((last_ns - BAG_START_NS) / 1e9, gt_stream[-1].stamp_s)
-    model_classes = {src: (meta.class_ids, meta.class_names) for src, meta in metas.items()}  # scored on the bag's classes
     metrics = score_replay(bag, predictions, gt_stream, out, model_classes=model_classes, end_s=end_s, latencies=latencies,
                            title=f"live replay of {bag.name} at rate {rate or 'lock-step'}")
     metrics["result_bag"] = str(result_bag)

@@ -107,6 +107,8 @@ def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: s
     bag = Path(bag)
     gt_stream = ground_truth_from_bag(bag)
     recognizers = {src: load_recognizer(path, modality=src, max_gap_s=0.5, backend=backend) for src, path in models.items()}
+    model_classes = {src: (rec.class_ids, rec.class_names) for src, rec in recognizers.items()}
+    align_classes(bag_class_names(bag), model_classes)  # a model of another dataset fails before the replay
     by_type = _topics_by_type(bag)
     skeleton_topics = by_type.get(SKELETON_FRAME_TYPE, [])
     image_topics = by_type.get(IMAGE_TYPE, []) + by_type.get(COMPRESSED_IMAGE_TYPE, [])
@@ -159,7 +161,6 @@ def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: s
         if rec.forecaster is not None:
             forecasts[src] = [((p.stamp_ns - BAG_START_NS) / 1e9, p.forecast) for p in predictions[src]]
             forecast_models[src] = rec.forecaster.model
-    model_classes = {src: (rec.class_ids, rec.class_names) for src, rec in recognizers.items()}
     metrics = score_replay(bag, timed, gt_stream, out_dir, model_classes=model_classes, end_s=end_s,
                            title=f"offline replay of {bag.name}", forecasts=forecasts, forecast_models=forecast_models)
     metrics["invalid_messages"] = invalid

@@ -174,3 +174,22 @@ def test_record_then_dataset_from_bag(ros_node, cmu_root, tmp_path):
     assert probe_video(out / "take1.mp4").n_frames == 20
     rows = [line.split(",")[:4] for line in (out / "labels.csv").read_text().splitlines()[1:]]
     assert [(r[0], float(r[1]), float(r[2]), r[3]) for r in rows] == [("take1", 0.2, 1.0, "Clamp"), ("take1", 1.0, 1.8, "Wipe")]
+
+
+def test_live_replay_of_an_own_bag_scores_the_users_classes(cmu_root, cmu_model, tmp_path):
+    """`harnets bag from-dataset` of a sessions take -> `replay-eval --live` through the node graph
+    (lock-step) -> the report on the user's classes, as the offline replay scores it."""
+    from harnets_core.evaluation.dataset_bag import bag_from_dataset
+    from harnets_core.evaluation.replay import replay_offline
+    from harnets_ros.live_replay import replay_live
+
+    bag = tmp_path / "rec04_bag"
+    bag_from_dataset(cmu_root, "rec04", bag, end_s=8.0)
+    models = {"skeleton": cmu_model}
+    offline = replay_offline(bag, models, tmp_path / "offline")
+    live = replay_live(bag, models, tmp_path / "live", rate=0)
+    assert live["classes"]["names"] == offline["classes"]["names"] == [*CLASSES, "No action"]
+    a, b = live["sources"]["skeleton"], offline["sources"]["skeleton"]
+    assert abs(a["n_predictions"] - b["n_predictions"]) <= 3 and a["n_predictions"] > 5
+    report = (tmp_path / "live" / "report.md").read_text()
+    assert all(f"{k} {name}" in report for k, name in enumerate(CLASSES))

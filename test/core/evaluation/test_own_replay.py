@@ -162,3 +162,12 @@ def test_check_layout_with_channel_counts(own_model: Path) -> None:
     with pytest.raises(StreamError, match="channel_counts"):
         rec.check_layout(joints, types, where="/skeleton", channel_counts=counts[:-1])
     assert np.sum(counts) == len(types)
+
+
+def test_a_model_of_another_dataset_is_refused_before_the_replay(own_root: Path, untrained_skeleton_model: Path,
+                                                               tmp_path: Path) -> None:
+    """An InHARD model (Consult sheets, Assemble system) on the user's bag: no class in common."""
+    bag_from_dataset(own_root, "rec02", tmp_path / "b")
+    with pytest.raises(ConfigError, match=r"share no name with the bag's ground truth \['Glue seam', 'Clamp', 'Wipe'\]"):
+        replay_offline(tmp_path / "b", {"skeleton": untrained_skeleton_model}, tmp_path / "r")
+    assert not (tmp_path / "r").exists()
