@@ -28,7 +28,8 @@ from harnets_core.formats.bags import (
     make_typestore,
 )
 from harnets_core.errors import BagError
-from harnets_core.evaluation.replay import BAG_START_NS, ground_truth_from_bag, score_timed
+from harnets_core.evaluation.class_table import align_classes, bag_class_names
+from harnets_core.evaluation.replay import BAG_START_NS, ground_truth_from_bag, score_replay
 from harnets_core.topology import FUSION_SOURCE, GROUND_TRUTH_SOURCE, RECOGNIZERS, SOURCES, source_of_topic
 from harnets_core.models.backends import read_model_meta
 from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, time_to_ns
@@ -95,7 +96,10 @@ def replay_live(
     The recognizers run at their models' training hop, as the offline replay does, on `backend`."""
     bag = Path(bag)
     gt_stream = ground_truth_from_bag(bag)  # first: a bag without it fails before anything starts
-    hops_ns = {src: int(read_model_meta(path).hop_s * 1e9) for src, path in models.items()}
+    metas = {src: read_model_meta(path) for src, path in models.items()}
+    hops_ns = {src: int(meta.hop_s * 1e9) for src, meta in metas.items()}
+    model_classes = {src: (meta.class_ids, meta.class_names) for src, meta in metas.items()}  # scored on the bag's classes
+    align_classes(bag_class_names(bag), model_classes)  # a model of another dataset fails before the graph starts
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result_bag = out / "result_bag"
@@ -160,8 +164,8 @@ def replay_live(
     if missing:
         raise BagError(f"live replay: no Activity from {missing} (node logs in {out / 'node_logs'})")
     end_s = max((last_ns - BAG_START_NS) / 1e9, gt_stream[-1].stamp_s)
-    metrics = score_timed(predictions, gt_stream, out, end_s=end_s, latencies=latencies,
-                          title=f"live replay of {bag.name} at rate {rate or 'lock-step'}")
+    metrics = score_replay(bag, predictions, gt_stream, out, model_classes=model_classes, end_s=end_s, latencies=latencies,
+                           title=f"live replay of {bag.name} at rate {rate or 'lock-step'}")
     metrics["result_bag"] = str(result_bag)
     return metrics
 

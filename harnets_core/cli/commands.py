@@ -223,16 +223,28 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     grid = SweepGrid(scenarios=tuple(args.scenarios), layers=tuple(args.layers_grid), batch_sizes=tuple(args.batch_sizes),
                      epochs=args.epochs, patience=args.patience, seed=args.seed, device=args.device)
-    rgb = opt.frame_options(args, "rgb", command="sweep") if args.modality == "rgb" else None
-    table = run_sweep(opt.data_options(args), grid, args.out, skeleton=opt.skeleton_options(args), rgb=rgb,
-                      cache_dir=args.cache)
+    data = opt.data_options(args)
+    rgb = None
+    if args.modality == "rgb":
+        from harnets_core.datasets.layouts import canonical_layout
+        from harnets_core.datasets.selection import detect_layout
+
+        layout = detect_layout(data.root, "rgb") if data.layout == "auto" else canonical_layout(data.layout)
+        rgb = opt.frame_options(args, "rgb", command="sweep", layout=layout)
+    table = run_sweep(data, grid, args.out, skeleton=opt.skeleton_options(args), rgb=rgb, cache_dir=args.cache)
     print(table)
     return 0
 def cmd_bag(args: argparse.Namespace) -> int:
-    from harnets_core.evaluation.replay import bag_from_inhard
+    if args.bag_command == "from-dataset":
+        from harnets_core.evaluation.dataset_bag import bag_from_dataset
 
-    counts = bag_from_inhard(args.data, args.session, args.out, storage=args.storage, images=args.images,
-                             start_s=args.start_s, end_s=args.end_s)
+        counts = bag_from_dataset(args.data, args.session, args.out, layout=args.layout, storage=args.storage,
+                                  images=args.images, start_s=args.start_s, end_s=args.end_s)
+    else:
+        from harnets_core.evaluation.replay import bag_from_inhard
+
+        counts = bag_from_inhard(args.data, args.session, args.out, storage=args.storage, images=args.images,
+                                 start_s=args.start_s, end_s=args.end_s)
     print(f"wrote {args.out}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
     return 0
 

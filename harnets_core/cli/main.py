@@ -8,6 +8,7 @@
   harnets info M                            what a model file says about itself
   harnets export M --onnx [--out M.onnx]    the model as ONNX (metadata included) for onnxruntime
   harnets bag from-inhard --data DIR --session S --out BAG
+  harnets bag from-dataset --data DIR --session S --out BAG   InHARD's or your sessions layout
   harnets dataset from-bag BAG --labels labels.csv --out DIR   your recording -> the sessions layout
   harnets record --topics T... --out BAG     a rosbag2 without `ros2 bag` (needs ROS 2)
   harnets replay-eval BAG --model M [--live] [--backend torch|onnxruntime]
@@ -178,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skeleton (IMU rows) or rgb (CNN-LSTM; rows RGB-SP = top view, RGB = side view)")
     _add_skeleton_args(p)
     g = p.add_argument_group("video (--modality rgb)")
-    g.add_argument("--view", default="top", choices=["top", "left", "right"], help="mosaic quadrant: top = RGB-SP, left/right = RGB")
+    g.add_argument("--view", default=None, choices=["top", "left", "right", "full"],
+                   help="mosaic quadrant: top = RGB-SP, left/right = RGB; full = the whole frame (RGB-FULL); "
+                        "default: top on InHARD, full on your own layouts (single cameras)")
     g.add_argument("--height", type=int, default=None)
     g.add_argument("--width", type=int, default=None)
     g.add_argument("--video-rate-hz", type=float, default=None, help="frames per second taken from the video")
@@ -212,6 +215,18 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--out", type=Path, required=True)
     pb.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"])
     pb.add_argument("--images", default="raw", choices=["raw", "compressed", "none"])
+    pb.add_argument("--start-s", type=float, default=0.0)
+    pb.add_argument("--end-s", type=float, default=None)
+    pb = bsub.add_parser("from-dataset", help="one recording of InHARD (online) or of your sessions layout as a rosbag2; "
+                                             "the ground truth carries the dataset's own class names")
+    pb.add_argument("--data", type=Path, required=True, help="dataset root (sessions layout, or InHARD's)")
+    pb.add_argument("--session", required=True, help="recording name (sessions layout: <session>.bvh)")
+    pb.add_argument("--out", type=Path, required=True, help="bag folder to create")
+    pb.add_argument("--layout", default="auto", choices=["auto", "sessions", "inhard-online", "online"],
+                    help="auto: as training detects it (a classes layout has no continuous recording to play)")
+    pb.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"])
+    pb.add_argument("--images", default="raw", choices=["raw", "compressed", "none"],
+                    help="camera topic: rgb8 Image, JPEG CompressedImage, or none (a session without video has none)")
     pb.add_argument("--start-s", type=float, default=0.0)
     pb.add_argument("--end-s", type=float, default=None)
 

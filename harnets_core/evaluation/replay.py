@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -26,7 +26,8 @@ from harnets_core.formats.messages import image_to_numpy
 from harnets_core.formats.session_bag import write_session_bag
 from harnets_core.formats.bvh import read_bvh
 from harnets_core.errors import BagError, DatasetError, StreamError
-from harnets_core.datasets.inhard import META_ACTIONS, InhardLayout
+from harnets_core.datasets.inhard import META_ACTIONS, NO_ACTION_ID, InhardLayout
+from harnets_core.evaluation.class_table import align_classes, bag_class_names
 from harnets_core.evaluation.timeline import TimedLabel, activities_from_bag, segments_from_stream, write_timeline_report
 from harnets_core.topology import GROUND_TRUTH_SOURCE
 
@@ -34,6 +35,7 @@ __all__ = [
     "bag_from_inhard",
     "ground_truth_from_bag",
     "replay_offline",
+    "score_replay",
     "score_timed",
     "to_timed",
     "print_headline",
@@ -105,6 +107,8 @@ def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: s
     bag = Path(bag)
     gt_stream = ground_truth_from_bag(bag)
     recognizers = {src: load_recognizer(path, modality=src, max_gap_s=0.5, backend=backend) for src, path in models.items()}
+    model_classes = {src: (rec.class_ids, rec.class_names) for src, rec in recognizers.items()}
+    align_classes(bag_class_names(bag), model_classes)  # a model of another dataset fails before the replay
     by_type = _topics_by_type(bag)
     skeleton_topics = by_type.get(SKELETON_FRAME_TYPE, [])
     image_topics = by_type.get(IMAGE_TYPE, []) + by_type.get(COMPRESSED_IMAGE_TYPE, [])
@@ -126,7 +130,11 @@ def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: s
             if item.msgtype == SKELETON_FRAME_TYPE:
                 rec = recognizers["skeleton"]
                 if not checked:
-                    rec.check_layout(list(msg.joint_names), list(msg.channel_types), where=f"{bag}:{item.topic}")
+                    try:
+                        rec.check_layout(list(msg.joint_names), list(msg.channel_types), where=f"{bag}:{item.topic}",
+                                         channel_counts=list(msg.channel_counts))
+                    except StreamError as err:  # every frame would fail: the bag does not fit the model
+                        raise BagError(f"the skeleton model {models['skeleton']}: {err}") from err
                     checked = True
                 outs = [("skeleton", rec.push(np.asarray(msg.values, dtype=np.float32), stamp_ns))]
             else:
@@ -153,8 +161,8 @@ def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: s
         if rec.forecaster is not None:
             forecasts[src] = [((p.stamp_ns - BAG_START_NS) / 1e9, p.forecast) for p in predictions[src]]
             forecast_models[src] = rec.forecaster.model
-    metrics = score_timed(timed, gt_stream, out_dir, end_s=end_s, title=f"offline replay of {bag.name}",
-                          forecasts=forecasts, forecast_models=forecast_models)
+    metrics = score_replay(bag, timed, gt_stream, out_dir, model_classes=model_classes, end_s=end_s,
+                           title=f"offline replay of {bag.name}", forecasts=forecasts, forecast_models=forecast_models)
     metrics["invalid_messages"] = invalid
     return metrics
 
@@ -181,6 +189,33 @@ def to_timed(predictions: Mapping[str, list[Any]]) -> dict[str, list[TimedLabel]
     }
 
 
+def score_replay(
+    bag: str | Path,
+    timed: Mapping[str, list[TimedLabel]],
+    gt_stream: list[TimedLabel],
+    out_dir: str | Path,
+    *,
+    model_classes: Mapping[str, tuple[Sequence[int], Sequence[str]]],
+    forecasts: Mapping[str, list[tuple[float, Any]]] | None = None,
+    forecast_models: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """:func:`score_timed` on the bag's own classes: the ground truth's class names (InHARD's,
+    or the user's), each model's ids mapped onto them by name and idle as the bag's "No action"
+    (appended when the bag has none), see :mod:`harnets_core.evaluation.class_table`.
+    ``model_classes``: source -> ``(class_ids, class_names)`` of its model; every other source
+    (fusion, ``*_unfiltered``) uses the same ids. Forecasts are scored only where the model's
+    ids are the bag's. ``kwargs``: ``end_s``, ``latencies``, ``title`` of :func:`score_timed`."""
+    table = align_classes(bag_class_names(bag), model_classes)
+    if not table.identity:
+        timed = {src: table.remap(labels) for src, labels in timed.items()}
+        forecasts = forecast_models = None  # forecast ids are the model's: not comparable
+    metrics = score_timed(timed, gt_stream, out_dir, class_names=table.names, idle_id=table.idle_id,
+                          forecasts=forecasts, forecast_models=forecast_models, **kwargs)
+    metrics["classes"] = table.to_dict()
+    return metrics
+
+
 def score_timed(
     timed: Mapping[str, list[TimedLabel]],
     gt_stream: list[TimedLabel],
@@ -191,25 +226,28 @@ def score_timed(
     title: str = "replay",
     forecasts: Mapping[str, list[tuple[float, Any]]] | None = None,
     forecast_models: Mapping[str, Any] | None = None,
+    class_names: Sequence[str] = META_ACTIONS,
+    idle_id: int = NO_ACTION_ID,
 ) -> dict[str, Any]:
     """Frame-wise and segment-level scores of each source against the ground-truth stream;
     writes the report folder (report.md, metrics.json, timeline.png, confusion matrices).
     Each source also gets ``all_time`` scores (idle filled in, harnets_core.evaluation.stream_metrics)
     and, with ``forecasts`` (source -> ``(stamp_s, Forecast)``) and their ``forecast_models``,
-    ``forecast`` scores."""
+    ``forecast`` scores. ``class_names`` by class id (default InHARD's) and ``idle_id`` (the class
+    unannotated time is) name the classes."""
     from harnets_core.evaluation.stream_metrics import all_time_metrics, forecast_metrics, write_stream_report
 
     if not gt_stream:
         raise BagError("the bag has no ground-truth Activity messages (source 'ground_truth')")
     gt = segments_from_stream(gt_stream, end_s=end_s)
-    results = write_timeline_report(out_dir, gt, timed, list(META_ACTIONS), latencies_by_source=latencies, title=title)
+    results = write_timeline_report(out_dir, gt, timed, list(class_names), latencies_by_source=latencies, title=title)
     summary = {src: _as_dict(m) for src, m in results.items()}
-    class_ids = list(range(len(META_ACTIONS)))
+    class_ids = list(range(len(class_names)))
     for src in summary:
-        summary[src]["all_time"] = all_time_metrics(gt, timed[src], class_ids, end_s=end_s)
+        summary[src]["all_time"] = all_time_metrics(gt, timed[src], class_ids, end_s=end_s, idle_id=idle_id)
         if forecasts and src in forecasts and forecast_models and src in forecast_models:
-            summary[src]["forecast"] = forecast_metrics(gt, forecasts[src], forecast_models[src])
-    write_stream_report(out_dir, summary, forecasts or {}, gt, end_s)
+            summary[src]["forecast"] = forecast_metrics(gt, forecasts[src], forecast_models[src], idle_id=idle_id)
+    write_stream_report(out_dir, summary, forecasts or {}, gt, end_s, class_names=class_names, idle_id=idle_id)
     Path(out_dir, "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     return {"sources": summary, "out_dir": str(out_dir), "n_gt_segments": len(gt)}
 

@@ -257,6 +257,9 @@ class BagWriter:
         self.path = Path(path)
         if self.path.exists():
             raise BagError(f"{self.path}: exists already, not overwriting")
+        if self.path.suffix.lower() == ".bag":
+            raise BagError(f"{self.path}: a rosbag2 folder named *.bag is read back as a ROS 1 bag; choose a name "
+                           "without the .bag suffix")
         self.storage = storage
         self.typestore = typestore or make_typestore()
         self._writer = Writer(self.path, version=BAG_VERSION, storage_plugin=_STORAGES[storage])
@@ -337,6 +340,8 @@ class TopicSummary(NamedTuple):
 def _open_reader(path: Path) -> AnyReader:
     if not path.exists():
         raise BagError(f"{path}: bag not found")
+    if path.is_dir() and path.suffix.lower() == ".bag":
+        raise BagError(f"{path}: a rosbag2 folder named *.bag is taken for a ROS 1 bag; rename it without the .bag suffix")
     reader = AnyReader([path], default_typestore=make_typestore())
     try:
         reader.open()

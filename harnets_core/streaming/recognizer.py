@@ -206,14 +206,26 @@ class SkeletonRecognizer(StreamingRecognizer):
         self.channel_names = list(skel.get("channel_names", []))
         self.n_channels = len(self.channel_names)
 
-    def check_layout(self, joint_names: Sequence[str], channel_types: Sequence[str], where: str = "stream") -> None:
-        """Raise StreamError unless the stream's joints and channels are the model's."""
+    def check_layout(self, joint_names: Sequence[str], channel_types: Sequence[str], where: str = "stream",
+                     channel_counts: Sequence[int] | None = None) -> None:
+        """Raise StreamError unless the stream's joints and channels are the model's.
+        ``channel_counts``: channels of each joint (a SkeletonFrame's ``channel_counts``; needed
+        when joints differ, e.g. a CMU root with 6 channels and 3 for every other joint);
+        None: the same number for every joint."""
         names = list(joint_names)
         types = list(channel_types)
-        per_joint = len(types) // max(len(names), 1)
-        if per_joint * len(names) != len(types):
-            raise StreamError(f"{where}: {len(names)} joints but {len(types)} channel types (not a whole number per joint)")
-        channel_names = [f"{j}.{c}" for j, c in zip(np.repeat(names, per_joint), types)]
+        if channel_counts is None or len(channel_counts) == 0:
+            per_joint = len(types) // max(len(names), 1)
+            if per_joint * len(names) != len(types):
+                raise StreamError(f"{where}: {len(names)} joints but {len(types)} channel types (not a whole number per "
+                                  "joint; give the channel counts)")
+            counts = [per_joint] * len(names)
+        else:
+            counts = [int(c) for c in channel_counts]
+            if len(counts) != len(names) or sum(counts) != len(types):
+                raise StreamError(f"{where}: channel_counts ({len(counts)} joints, {sum(counts)} channels) do not match "
+                                  f"{len(names)} joint names and {len(types)} channel types")
+        channel_names = [f"{j}.{c}" for j, c in zip(np.repeat(names, counts), types)]
         try:
             check_skeleton(self.meta, names, channel_names)
         except ModelFileError as err:
