@@ -25,7 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harnets_core.synth.render import DEFAULT_MOSAIC_SIZE_HW, render_mosaic_video  # noqa: E402
-from harnets_core.formats.video import FrameCache, probe_video, read_frames  # noqa: E402
+from harnets_core.formats.frame_cache import FrameCache  # noqa: E402
+from harnets_core.formats.video import probe_video, read_frames  # noqa: E402
 
 FRAME_TIME_S = 0.008401
 PARENTS = (-1, 0, 1, 2, 3, 0, 5, 6, 0, 8, 9, 2, 11, 12, 2, 14, 15)

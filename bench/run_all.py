@@ -11,6 +11,7 @@ BENCHES = [
     ["bench_bvh.py", "--repeat", "3", "--bvh-repeat", "1"],
     ["bench_video_cache.py"],
     ["bench_streaming.py"],
+    ["bench_backends.py"],
 ]
 
 

@@ -26,6 +26,8 @@ def _graph_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--video", type=Path, default=None, help="also stream this video (video streamer)")
     p.add_argument("--loop", action="store_true", help="stream --bvh / --video in a loop")
     p.add_argument("--print-activities", action="store_true")
+    p.add_argument("--visualize", action="store_true",
+                   help="also start the visualization node (markers on visualization/markers, the labelled camera on visualization/image)")
     p.add_argument("--duration-s", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
 
 

@@ -22,6 +22,7 @@ from harnets_core.errors import StreamError
 from harnets_core.models.modelfile import read_meta
 from harnets_core.streaming.forecast import forecaster_from_meta
 from harnets_core.streaming.fusion import LateFusion, NoFusion
+from harnets_core.topology import DEFAULT_FUSION_INPUTS, FORECAST_TOPIC, FUSION
 from harnets_ros.common import (RESULT_QOS, SENSOR_QOS, Diagnostics, declare, forecast_to_msg, prediction_to_msg, run_node,
                                 time_to_ns)
 
@@ -30,16 +31,16 @@ __all__ = ["FusionNode", "main"]
 
 class FusionNode(Node):
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__("activity_fusion", **kwargs)
-        inputs = declare(self, "inputs", ["activity_skeleton", "activity_rgb"], "Topics of the harnets/Activity streams to fuse.")
+        super().__init__(FUSION.name, **kwargs)
+        inputs = declare(self, "inputs", list(DEFAULT_FUSION_INPUTS), "Topics of the harnets/Activity streams to fuse.")
         weights = declare(self, "weights", [1.0, 1.0], "Weight of each input, same order and length as inputs (renormalized over the fresh inputs).")
         staleness_s = declare(self, "staleness_s", 0.5, "An input whose stamp is older than the newest input's by more than this is left out, in seconds.")
         min_inputs = declare(self, "min_inputs", 1, "Publish only when at least this many inputs are fresh.")
         self.rate_hz = declare(self, "rate_hz", 0.0, "Publish rate in Hz; 0: publish on every fresh input.")
-        output_topic = declare(self, "output_topic", "activity_fused", "Topic of the fused harnets/Activity.")
+        output_topic = declare(self, "output_topic", FUSION.output_topic, "Topic of the fused harnets/Activity.")
         self.frame_id = declare(self, "frame_id", "", "frame_id of the output; empty: that of the newest input used.")
         forecast_model = declare(self, "forecast_model_path", "", "Model file whose forecaster forecasts the fused timeline (a missing file is an error; one without a forecaster: a warning, no forecast); empty: no forecast.")
-        forecast_topic = declare(self, "forecast_topic", "activity/forecast", "Topic of the harnets/ActivityForecast of the fused timeline.")
+        forecast_topic = declare(self, "forecast_topic", FORECAST_TOPIC, "Topic of the harnets/ActivityForecast of the fused timeline.")
         # Bad parameters are an error at start, with the reason (ConfigError; ModelFileError: no such model file).
         forecaster = forecaster_from_meta(read_meta(forecast_model)) if forecast_model else None
         if forecast_model and forecaster is None:  # e.g. a model trained without the stream timeline

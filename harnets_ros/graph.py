@@ -23,22 +23,12 @@ import yaml
 from rclpy.node import Node
 
 from harnets.msg import Activity
+from harnets_core import topology
 from harnets_core.errors import HarnetsError
 from harnets_ros.common import RESULT_QOS, time_to_ns
 from harnets_ros.lifecycle_client import bring_up
 
 __all__ = ["GraphSpec", "NodeGraph", "package_paths", "graph_spec", "run_graph", "format_activity"]
-
-LIFECYCLE = {"skeleton_node", "image_node", "pose_node"}
-STREAMERS = {"skeleton_streamer", "video_streamer"}
-NODE_NAMES = {
-    "skeleton_node": "skeleton_recognizer",
-    "image_node": "image_recognizer",
-    "pose_node": "pose_recognizer",
-    "fusion_node": "activity_fusion",
-    "skeleton_streamer": "skeleton_streamer",
-    "video_streamer": "video_streamer",
-}
 
 
 def package_paths() -> tuple[Path, Path]:
@@ -55,12 +45,18 @@ def package_paths() -> tuple[Path, Path]:
 
 @dataclass
 class NodeSpec:
+    """A node of harnets_core.topology (by executable) and this graph's parameter overrides."""
+
     executable: str
     params: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def node(self) -> topology.GraphNode:
+        return topology.graph_node(self.executable)
+
+    @property
     def name(self) -> str:
-        return NODE_NAMES[self.executable]
+        return self.node.name
 
 
 @dataclass
@@ -71,9 +67,7 @@ class GraphSpec:
     use_sim_time: bool = False
 
     def activity_topics(self) -> list[str]:
-        ns = self.namespace.strip("/")
-        topics = ["activity/skeleton", "activity/rgb", "activity/pose", "activity"]
-        return [f"/{ns}/{t}" if ns else f"/{t}" for t in topics]
+        return topology.activity_topics(self.namespace)
 
 
 def graph_spec(
@@ -92,34 +86,55 @@ def graph_spec(
     image_transport: str | None = None,
     loop: bool = False,
     hop_s: float | None = None,
+    backend: str | None = None,
+    visualize: bool = False,
 ) -> GraphSpec:
     """Which nodes to start with which models (the choice launch/harnets.launch.py makes).
-    Topics left None keep the parameter file's."""
+    Topics left None keep the parameter file's. ``visualize``: also the visualization node
+    (launch's visualize:=true), on the graph's activity and the streamed BVH's skeleton."""
     _, share = package_paths()
     nodes = []
-    models = {"skeleton_node": skeleton_model, "image_node": rgb_model, "pose_node": pose_model}
-    for exe, model in models.items():
+    models = {"skeleton": skeleton_model, "rgb": rgb_model, "pose": pose_model}
+    for rec in topology.RECOGNIZERS:
+        model = models[rec.source]
         if model is not None:
             params: dict[str, Any] = {"model_path": str(Path(model).resolve())}
-            topic = skeleton_topic if exe == "skeleton_node" else image_topic
+            topic = image_topic if rec.image_input else skeleton_topic
             if topic:
                 params["input_topic"] = topic
-            if exe != "skeleton_node" and image_transport:
+            if rec.image_input and image_transport:
                 params["image_transport"] = image_transport
             if hop_s is not None:
                 params["hop_s"] = float(hop_s)
-            nodes.append(NodeSpec(exe, params))
+            if backend is not None:
+                params["backend"] = backend
+            nodes.append(NodeSpec(rec.executable, params))
     if not nodes:
-        raise HarnetsError("the graph needs at least one model (skeleton, rgb or pose)")
+        raise HarnetsError(f"the graph needs at least one model ({', '.join(topology.SOURCES)})")
     if fusion if fusion is not None else len(nodes) > 1:
-        inputs = [{"skeleton_node": "activity/skeleton", "image_node": "activity/rgb", "pose_node": "activity/pose"}[n.executable] for n in nodes]
         # the first model's forecaster forecasts the fused timeline (source "fusion" on activity/forecast)
-        nodes.append(NodeSpec("fusion_node", {"inputs": inputs, "forecast_model_path": nodes[0].params["model_path"]}))
-    if bvh is not None:
-        nodes.append(NodeSpec("skeleton_streamer", {"bvh_path": str(Path(bvh).resolve()), "loop": loop}))
-    if video is not None:
-        nodes.append(NodeSpec("video_streamer", {"video_path": str(Path(video).resolve()), "loop": loop}))
+        nodes.append(NodeSpec(topology.FUSION.executable, {"inputs": [n.node.output_topic for n in nodes],
+                                                           "forecast_model_path": nodes[0].params["model_path"]}))
+    for streamer, path in ((topology.SKELETON_STREAMER, bvh), (topology.VIDEO_STREAMER, video)):
+        if path is not None:
+            nodes.append(NodeSpec(streamer.executable, {streamer.file_parameter: str(Path(path).resolve()), "loop": loop}))
+    if visualize:
+        fused = any(n.node is topology.FUSION for n in nodes)
+        nodes.append(_visualizer(nodes[0], fused, bvh, skeleton_topic, image_topic, image_transport))
     return GraphSpec(nodes, Path(config) if config else share / "config" / "harnets.yaml", namespace, use_sim_time)
+
+
+def _visualizer(first_recognizer: NodeSpec, fused: bool, bvh: Path | None, skeleton_topic: str | None,
+                image_topic: str | None, image_transport: str | None) -> NodeSpec:
+    """The visualization node of a graph: it draws the graph's activity (the fusion's, as in the
+    parameter file, or the single recognizer's output) on the streamed BVH's skeleton."""
+    params: dict[str, Any] = {} if fused else {"activity_topic": first_recognizer.node.output_topic}
+    if bvh is not None:
+        params["skeleton_bvh"] = str(Path(bvh).resolve())
+    for key, value in (("skeleton_topic", skeleton_topic), ("image_topic", image_topic), ("image_transport", image_transport)):
+        if value:
+            params[key] = value
+    return NodeSpec(topology.VISUALIZER.executable, params)
 
 
 class NodeGraph:
@@ -183,15 +198,15 @@ class NodeGraph:
             raise
 
     def _start(self, control: Node, timeout_s: float) -> None:
-        streamers = [n for n in self.spec.nodes if n.executable in STREAMERS]
+        streamers = [n for n in self.spec.nodes if n.node in topology.STREAMERS]
         for node in self.spec.nodes:
             if node not in streamers:
                 self._launch(node)
         ns = self.spec.namespace.strip("/")
         for node in self.spec.nodes:
-            if node.executable in LIFECYCLE:
+            if node.node.lifecycle:
                 self.check_alive()
-                bring_up(control, f"/{ns}/{node.name}" if ns else f"/{node.name}", timeout_s)
+                bring_up(control, topology.qualified(node.name, ns), timeout_s)
         for node in streamers:
             self._launch(node)
 
@@ -231,7 +246,7 @@ def run_graph(args: Any) -> int:
     """`harnets graph`: start the graph, print activities, stop on Ctrl-C or --duration-s."""
     spec = graph_spec(config=args.config, skeleton_model=args.skeleton_model, rgb_model=args.rgb_model,
                       pose_model=args.pose_model, bvh=args.bvh, video=args.video, namespace=args.namespace,
-                      use_sim_time=args.use_sim_time, loop=args.loop)
+                      use_sim_time=args.use_sim_time, loop=args.loop, visualize=args.visualize)
     rclpy.init()
     control = Node("harnets_graph")
     graph = NodeGraph(spec, log_dir=Path(os.environ.get("ROS_LOG_DIR", "/tmp")) / "harnets_graph")

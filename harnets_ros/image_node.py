@@ -1,6 +1,6 @@
 """Image node: sensor_msgs/Image or CompressedImage in, harnets/Activity out (source "rgb").
 
-No cv_bridge: `harnets_core.formats.bags.image_to_numpy` reads rgb8/bgr8/mono8 Images as a zero-copy
+No cv_bridge: `harnets_core.formats.messages.image_to_numpy` reads rgb8/bgr8/mono8 Images as a zero-copy
 numpy view (mono8 repeated to 3 channels) and decodes CompressedImage (JPEG/PNG) with OpenCV.
 Another encoding, or data whose size does not match height, width and step, is a StreamError:
 counted as invalid and reported on /diagnostics; the node goes on. Before anything is decoded,
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 
-from harnets_core.formats.bags import image_to_numpy
+from harnets_core.formats.messages import image_to_numpy
 from harnets_core.formats.image_limits import ImageLimits, check_image
 from harnets_core.errors import ConfigError
 from harnets_core.streaming.recognizer import load_recognizer
@@ -60,7 +60,8 @@ class ImageNode(RecognizerNode):
     def load(self, path: str) -> Any:
         if self.msg_type is None:
             raise ConfigError(f"parameter image_transport = {self.image_transport!r}: use one of {sorted(TRANSPORTS)}")
-        return load_recognizer(path, modality=self.modality, hop_s=self.hop_s or None, max_gap_s=self.max_gap_s)
+        return load_recognizer(path, modality=self.modality, hop_s=self.hop_s or None, max_gap_s=self.max_gap_s,
+                               backend=self.backend, providers=self.onnx_providers)
 
     def check(self, msg: Image | CompressedImage) -> None:
         check_image(msg, self.limits, f"topic {self.input_topic}: ")  # from the header: no decoding

@@ -19,21 +19,31 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
 
 from harnets.msg import Activity, SkeletonFrame
-from harnets_core.formats.bags import ACTIVITY_TYPE, BagWriter, make_typestore
+from harnets_core.formats.bags import (
+    ACTIVITY_TYPE,
+    COMPRESSED_IMAGE_TYPE,
+    IMAGE_TYPE,
+    SKELETON_FRAME_TYPE,
+    BagWriter,
+    make_typestore,
+)
 from harnets_core.errors import BagError
-from harnets_core.evaluation.replay import BAG_START_NS, score_timed
-from harnets_core.evaluation.timeline import TimedLabel
+from harnets_core.evaluation.class_table import align_classes, bag_class_names
+from harnets_core.evaluation.replay import BAG_START_NS, ground_truth_from_bag, score_replay
+from harnets_core.topology import FUSION_SOURCE, GROUND_TRUTH_SOURCE, RECOGNIZERS, SOURCES, source_of_topic
+from harnets_core.models.backends import read_model_meta
 from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, time_to_ns
 from harnets_ros.graph import NodeGraph, format_activity, graph_spec
 
 __all__ = ["replay_live"]
 
 TYPES = {
-    "harnets/msg/SkeletonFrame": SkeletonFrame,
-    "sensor_msgs/msg/Image": Image,
-    "sensor_msgs/msg/CompressedImage": CompressedImage,
+    SKELETON_FRAME_TYPE: SkeletonFrame,
+    IMAGE_TYPE: Image,
+    COMPRESSED_IMAGE_TYPE: CompressedImage,
 }
-SOURCE_OF_TOPIC = {"/activity/skeleton": "skeleton", "/activity/rgb": "rgb", "/activity/pose": "pose", "/activity": "fusion"}
+SOURCE_OF_TOPIC = source_of_topic()
+"""The graph's Activity topics (root namespace) -> their source: recorded into the result bag."""
 
 
 class _Player(Node):
@@ -80,50 +90,48 @@ def replay_live(
     *,
     rate: float = 1.0,
     print_activities: bool = False,
+    backend: str = "auto",
 ) -> dict[str, Any]:
     """Start the graph (use_sim_time) with `models`, play `bag` into it, record and score.
-    The recognizers run at their models' training hop, as the offline replay does."""
-    from harnets_core.models.modelfile import read_meta
-
-    hops_ns = {src: int(float(read_meta(path).window["hop_s"]) * 1e9) for src, path in models.items()}
+    The recognizers run at their models' training hop, as the offline replay does, on `backend`."""
     bag = Path(bag)
+    gt_stream = ground_truth_from_bag(bag)  # first: a bag without it fails before anything starts
+    metas = {src: read_model_meta(path) for src, path in models.items()}
+    hops_ns = {src: int(meta.hop_s * 1e9) for src, meta in metas.items()}
+    model_classes = {src: (meta.class_ids, meta.class_names) for src, meta in metas.items()}  # scored on the bag's classes
+    align_classes(bag_class_names(bag), model_classes)  # a model of another dataset fails before the graph starts
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result_bag = out / "result_bag"
     if result_bag.exists():
         raise BagError(f"{result_bag}: already exists (choose another --out)")
-    sources = [s for s in ("skeleton", "rgb", "pose") if s in models]
-    expected = sources + (["fusion"] if len(sources) > 1 else [])
+    sources = [s for s in SOURCES if s in models]
+    expected = sources + ([FUSION_SOURCE] if len(sources) > 1 else [])
     rclpy.init()
     graph: NodeGraph | None = None
-    gt_stream: list[TimedLabel] = []
     try:
         with AnyReader([bag]) as reader, BagWriter(result_bag, typestore=make_typestore()) as writer:
             sensor = {c.topic: c.msgtype for c in reader.connections if c.msgtype in TYPES and _wanted(c.msgtype, sources)}
             if not sensor:
                 raise BagError(f"{bag}: no sensor topic for the models {sources}")
             player = _Player(sensor, writer, print_activities)
-            skeleton_topic = next((t for t, m in sensor.items() if m == "harnets/msg/SkeletonFrame"), None)
-            image_topic = next((t for t, m in sensor.items() if m != "harnets/msg/SkeletonFrame"), None)
-            transport = "compressed" if image_topic and sensor[image_topic].endswith("CompressedImage") else "raw"
+            skeleton_topic = next((t for t, m in sensor.items() if m == SKELETON_FRAME_TYPE), None)
+            image_topic = next((t for t, m in sensor.items() if m != SKELETON_FRAME_TYPE), None)
+            transport = "compressed" if image_topic and sensor[image_topic] == COMPRESSED_IMAGE_TYPE else "raw"
             graph = NodeGraph(graph_spec(skeleton_model=models.get("skeleton"), rgb_model=models.get("rgb"),
                                          pose_model=models.get("pose"), use_sim_time=True, skeleton_topic=skeleton_topic,
-                                         image_topic=image_topic, image_transport=transport, hop_s=0.0),
+                                         image_topic=image_topic, image_transport=transport, hop_s=0.0,
+                                         backend=backend),
                               log_dir=out / "node_logs")
             graph.start(player)
             _wait_for_subscribers(player, timeout_s=10.0)
-            conns = [c for c in reader.connections if c.topic in sensor or c.msgtype == ACTIVITY_TYPE]
+            conns = [c for c in reader.connections if c.topic in sensor]
             wall0, t0, last_wall, last_spin = time.monotonic(), None, 0.0, 0.0
             step_end = None
             last_ns = BAG_START_NS
             for conn, stamp_ns, raw in reader.messages(connections=conns):
                 t0 = stamp_ns if t0 is None else t0
                 last_ns = stamp_ns
-                if conn.msgtype == ACTIVITY_TYPE:
-                    msg = reader.deserialize(raw, conn.msgtype)
-                    if msg.source == "ground_truth":
-                        gt_stream.append(TimedLabel((stamp_ns - BAG_START_NS) / 1e9, int(msg.class_id)))
-                    continue
                 if rate > 0:
                     # sleep to the message's wall time; handle arrivals every 5 ms meanwhile
                     target = wall0 + (stamp_ns - t0) / 1e9 / rate
@@ -151,18 +159,21 @@ def replay_live(
     from harnets_core.evaluation.timeline import activities_from_bag
 
     predictions, latencies = activities_from_bag(result_bag, t0_ns=BAG_START_NS)
-    predictions.pop("ground_truth", None)
+    predictions.pop(GROUND_TRUTH_SOURCE, None)
     missing = [s for s in expected if not predictions.get(s)]
     if missing:
         raise BagError(f"live replay: no Activity from {missing} (node logs in {out / 'node_logs'})")
-    metrics = score_timed(predictions, gt_stream, out, end_s=(last_ns - BAG_START_NS) / 1e9, latencies=latencies,
-                          title=f"live replay of {bag.name} at rate {rate or 'lock-step'}")
+    end_s = max((last_ns - BAG_START_NS) / 1e9, gt_stream[-1].stamp_s)
+    metrics = score_replay(bag, predictions, gt_stream, out, model_classes=model_classes, end_s=end_s, latencies=latencies,
+                           title=f"live replay of {bag.name} at rate {rate or 'lock-step'}")
     metrics["result_bag"] = str(result_bag)
     return metrics
 
 
 def _wanted(msgtype: str, sources: list[str]) -> bool:
-    return ("skeleton" in sources) if msgtype == "harnets/msg/SkeletonFrame" else bool({"rgb", "pose"} & set(sources))
+    """A sensor topic one of the models reads (skeleton frames: the skeleton recognizer's; images: the others')."""
+    needs = {node.source for node in RECOGNIZERS if node.image_input == (msgtype != SKELETON_FRAME_TYPE)}
+    return bool(needs & set(sources))
 
 
 def _wait_for_subscribers(player: _Player, timeout_s: float) -> None:

@@ -16,7 +16,7 @@ import importlib.util
 from typing import Any
 
 from harnets_core.errors import ConfigError, HarnetsError
-from harnets_core.models.modelfile import read_meta
+from harnets_core.models.backends import read_model_meta
 from harnets_core.streaming.recognizer import load_recognizer
 from harnets_ros.common import run_node
 from harnets_ros.image_node import TRANSPORTS, ImageNode
@@ -36,12 +36,13 @@ class PoseNode(ImageNode):
         if self.msg_type is None:
             raise ConfigError(f"parameter image_transport = {self.image_transport!r}: use one of {sorted(TRANSPORTS)}")
         if path:
-            settings = (read_meta(path).preprocessing or {}).get("settings", {}) or {}
+            settings = (read_model_meta(path).preprocessing or {}).get("settings", {}) or {}
             extractor = str(settings.get("name", "blazepose"))
             if extractor == "blazepose" and importlib.util.find_spec("mediapipe") is None:
                 raise ConfigError(f"{path}: a BlazePose keypoint model; mediapipe is not installed: {MEDIAPIPE_HINT}")
         try:
-            return load_recognizer(path, modality="pose", hop_s=self.hop_s or None, max_gap_s=self.max_gap_s)
+            return load_recognizer(path, modality="pose", hop_s=self.hop_s or None, max_gap_s=self.max_gap_s,
+                                   backend=self.backend, providers=self.onnx_providers)
         except HarnetsError:
             raise
         except ImportError as err:  # the extractor's optional dependency

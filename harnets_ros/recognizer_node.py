@@ -27,6 +27,7 @@ from rclpy.event_handler import QoSMessageLostInfo, SubscriptionEventCallbacks
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
 from harnets.msg import Activity
+from harnets_core import topology
 from harnets_core.errors import HarnetsError, StreamError
 from harnets_ros.common import RESULT_QOS, Diagnostics, PeriodicThread, declare, forecast_to_msg, prediction_to_msg, sensor_qos, time_to_ns
 
@@ -37,13 +38,18 @@ PARAMETERS = [
     ("model_path", "", "Model file (.safetensors) written by `harnets train`."),
     ("input_topic", None, "Topic of the sensor input."),
     ("output_topic", "activity", "Topic of the harnets/Activity output."),
-    ("forecast_topic", "activity/forecast", "Topic of the harnets/ActivityForecast output (models with a forecaster; empty: none)."),
+    ("forecast_topic", topology.FORECAST_TOPIC, "Topic of the harnets/ActivityForecast output (models with a forecaster; empty: none)."),
     ("hop_s", 0.0, "Seconds of sensor time between two predictions; 0: the model's training hop."),
     ("max_gap_s", 0.5, "A gap in sensor stamps longer than this (or a stamp going backwards) restarts the window."),
     ("queue_size", 256, "Messages held between ingest and inference; older ones are dropped (counted)."),
     ("process_rate_hz", 100.0, "Rate of the inference loop that drains the queue, in Hz."),
     ("frame_id", "", "frame_id of the output; empty: the input's frame_id."),
     ("input_depth", None, "History depth of the (best-effort) input subscription."),
+    ("backend", "auto", "What runs the model: 'torch' (the .safetensors), 'onnxruntime' (the .onnx given, or the export "
+     "beside the .safetensors: `harnets export M --onnx`), or 'auto' (.onnx files on onnxruntime; .safetensors on "
+     "onnxruntime where an up-to-date export lies beside it, else torch)."),
+    ("onnx_providers", "auto", "onnxruntime execution providers, comma-separated (cpu, cuda, tensorrt or full names); "
+     "'auto': CUDA where available, else CPU."),
     ("max_message_bytes", 64 * 1024 * 1024, "A message with more data bytes than this is rejected (counted invalid) before conversion."),
 ]
 
@@ -127,11 +133,16 @@ class RecognizerNode(LifecycleNode):
             from harnets.msg import ActivityForecast
 
             self._forecast_pub = self.create_lifecycle_publisher(ActivityForecast, self.forecast_topic, RESULT_QOS)
+        rec = self.recognizer
+        runs_on = f"{rec.backend}" + (f" providers {list(rec.providers)}" if rec.providers else "")
         self.get_logger().info(
-            f"loaded {self.recognizer.model_id} ({self.recognizer.source}, "
-            f"{len(self.recognizer.class_names)} classes); input {self.input_topic}"
+            f"loaded {rec.model_id} ({rec.source}, {len(rec.class_names)} classes) on {runs_on} "
+            f"({rec.backend_reason}); input {self.input_topic}"
         )
         self.lifecycle_state = "inactive"
+        missing = getattr(rec.model, "missing_providers", ())
+        if missing:  # onnxruntime falls back to the CPU without a word when CUDA libraries are missing
+            self.get_logger().warning(f"onnxruntime did not start {list(missing)}; running on {list(rec.providers)}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -233,6 +244,12 @@ class RecognizerNode(LifecycleNode):
         if recognizer is not None:
             extra["model_id"] = recognizer.model_id
             self.diag.counters.update(dict(recognizer.stats))
+            extra["backend"] = recognizer.backend
+            if recognizer.providers:
+                extra["onnx_providers"] = ",".join(recognizer.providers)
+                missing = getattr(recognizer.model, "missing_providers", ())
+                if missing:
+                    extra["onnx_providers_not_started"] = ",".join(missing)
         warning = ""
         if hasattr(recognizer, "input_check"):  # video recognizers: view fit, person fraction
             check = recognizer.input_check().to_dict()

@@ -3,7 +3,9 @@
 Subscribes to each topic with its discovered type, takes the serialized (CDR) messages as they
 arrive (``raw=True``: no deserialization) and writes them with rosbags
 (:class:`harnets_core.formats.bags.BagWriter`, mcap or sqlite3) at their receive time, as
-``ros2 bag record`` does. Sensor topics use the sensor-data QoS.
+``ros2 bag record`` does. Subscriptions are best effort (they match sensor-data and reliable
+publishers alike) with a queue of :data:`QUEUE_DEPTH` messages, so a burst of skeleton frames is
+not dropped while the loop writes (the sensor-data profile keeps only 5).
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ def get_message(kind: str) -> type:
         raise BagError(f"message type {kind}: not importable here ({err})") from err
 
 DISCOVERY_TIMEOUT_S = 10.0
+QUEUE_DEPTH = 1000
+"""Messages a subscription holds before the oldest is dropped (about 8 s of a 120 Hz suit)."""
 
 
 def record_bag(topics: Sequence[str], out: str | Path, *, storage: str = "mcap", duration_s: float = 0.0) -> dict[str, int]:
@@ -35,7 +39,7 @@ def record_bag(topics: Sequence[str], out: str | Path, *, storage: str = "mcap",
     seconds; returns the message count of each topic. BagError when a topic's type is not
     discovered within :data:`DISCOVERY_TIMEOUT_S` or is unknown to the bag's type store."""
     import rclpy
-    from rclpy.qos import qos_profile_sensor_data
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
     rclpy.init()
     node = rclpy.create_node("harnets_record")
@@ -59,7 +63,8 @@ def record_bag(topics: Sequence[str], out: str | Path, *, storage: str = "mcap",
                     writer.write_raw(topic, node.get_clock().now().nanoseconds, data)
                     counts[topic] += 1
 
-                node.create_subscription(get_message(kind), topic, store, qos_profile_sensor_data, raw=True)
+                qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=QUEUE_DEPTH, reliability=ReliabilityPolicy.BEST_EFFORT)
+                node.create_subscription(get_message(kind), topic, store, qos, raw=True)
             end = time.monotonic() + duration_s if duration_s > 0 else None
             try:
                 while rclpy.ok() and (end is None or time.monotonic() < end):

@@ -27,15 +27,17 @@ class SkeletonNode(RecognizerNode):
         self._checked_layout: tuple | None = None
 
     def load(self, path: str) -> Any:
-        return load_recognizer(path, modality="skeleton", hop_s=self.hop_s or None, max_gap_s=self.max_gap_s)
+        return load_recognizer(path, modality="skeleton", hop_s=self.hop_s or None, max_gap_s=self.max_gap_s,
+                               backend=self.backend, providers=self.onnx_providers)
 
     def check(self, msg: SkeletonFrame) -> None:
         nbytes = 4 * len(msg.values)
         if self.max_message_bytes and nbytes > self.max_message_bytes:
             raise StreamError(f"{self.input_topic}: SkeletonFrame of {nbytes} value bytes > max_message_bytes {self.max_message_bytes}")
-        layout = (tuple(msg.joint_names), tuple(msg.channel_types))
+        layout = (tuple(msg.joint_names), tuple(msg.channel_types), tuple(int(c) for c in msg.channel_counts))
         if layout != self._checked_layout:
-            self.recognizer.check_layout(msg.joint_names, msg.channel_types, where=self.input_topic)
+            self.recognizer.check_layout(msg.joint_names, msg.channel_types, where=self.input_topic,
+                                         channel_counts=layout[2])
             self._checked_layout = layout
 
     def convert(self, msg: SkeletonFrame) -> np.ndarray:

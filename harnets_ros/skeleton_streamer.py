@@ -22,9 +22,10 @@ from rclpy.node import Node
 from harnets.msg import SkeletonFrame
 from harnets_core.formats.axis_neuron import BroadcastLayout
 from harnets_core.formats.bvh import read_bvh
-from harnets_core.errors import ChannelCountError, HarnetsError
+from harnets_core.errors import ChannelCountError, HarnetsError, StreamError
+from harnets_core.formats.messages import skeleton_frame_fields, skeleton_frame_layout
 from harnets_core.formats.suit_transport import SuitReceiver, open_receiver
-from harnets_ros.common import SENSOR_QOS, Diagnostics, declare, ns_to_time, run_node
+from harnets_ros.common import SENSOR_QOS, Diagnostics, declare, ns_to_time, ros_fields, run_node
 
 __all__ = ["SkeletonStreamer", "main"]
 
@@ -48,13 +49,7 @@ class SkeletonStreamer(Node):
         fill_positions = declare(self, "fill_positions", True, "Suit modes: a broadcast without displacement gets the template's OFFSETs as positions (false: rejected).")
         self.diag = Diagnostics(self.get_fully_qualified_name())
         self.clip = read_bvh(bvh_path)  # a bad file is an error at start, with its path and line
-        joints = [j for j in self.clip.skeleton.joints if not j.is_end_site]
-        self._template = SkeletonFrame(
-            frame_time_s=float(self.clip.frame_time_s),
-            joint_names=[j.name for j in joints],
-            channel_counts=[len(j.channels) for j in joints],
-            channel_types=[c for j in joints for c in j.channels],
-        )
+        self._layout = skeleton_frame_layout(self.clip.skeleton)  # the fields every frame repeats
         self._pub = self.create_publisher(SkeletonFrame, self.topic, SENSOR_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, self._publish_diagnostics)
@@ -77,15 +72,15 @@ class SkeletonStreamer(Node):
         self.get_logger().info(f"streaming {bvh_path} ({self.clip.n_frames} frames, {self.clip.fps:.1f} Hz){where} on {self.topic} [{self.source}]")
 
     def _publish(self, values: np.ndarray, stamp_ns: int, index: int) -> None:
-        msg = SkeletonFrame()
+        # The same fields as the frames of a session bag (harnets_core.formats.messages).
+        try:
+            msg = SkeletonFrame(**ros_fields(skeleton_frame_fields(self._layout, values, index, self.clip.frame_time_s)))
+        except StreamError as err:  # a frame that does not fit the skeleton: counted, the stream goes on
+            self.diag.count("invalid")
+            self.diag.error(str(err))
+            return
         msg.header.stamp = ns_to_time(stamp_ns)
         msg.header.frame_id = self.frame_id
-        msg.frame_index = index
-        msg.frame_time_s = self._template.frame_time_s
-        msg.joint_names = self._template.joint_names
-        msg.channel_counts = self._template.channel_counts
-        msg.channel_types = self._template.channel_types
-        msg.values = values.astype(np.float32)
         self._pub.publish(msg)
         self.diag.count("published")
 

@@ -10,7 +10,6 @@ convention; a topic already ending in /compressed is kept), format "rgb8; jpeg c
 """
 from __future__ import annotations
 
-import array
 import time
 from typing import Any, Iterator
 
@@ -20,9 +19,11 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
-from harnets_core.errors import ConfigError, VideoError
+from harnets_core.errors import ConfigError, StreamError, VideoError
+from harnets_core.formats.messages import compressed_image_fields, image_fields
 from harnets_core.formats.video import iter_frames, probe_video
-from harnets_ros.common import SENSOR_QOS, Diagnostics, compressed_topic, declare, ns_to_time, run_node
+from harnets_core.topology import VIDEO_STREAMER
+from harnets_ros.common import SENSOR_QOS, Diagnostics, compressed_topic, declare, ns_to_time, ros_fields, run_node
 
 __all__ = ["VideoStreamer", "main"]
 
@@ -32,11 +33,11 @@ _SETTLE_S = 0.5  # wait_for_subscriber: start this long after a subscriber is fi
 
 class VideoStreamer(Node):
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__("video_streamer", **kwargs)
+        super().__init__(VIDEO_STREAMER.name, **kwargs)
         self.video_path = declare(self, "video_path", "", "Video file to stream (OpenCV/FFmpeg); ignored when device >= 0.")
         self.device = declare(self, "device", -1, "OpenCV camera device index (e.g. 0 for /dev/video0); -1: stream video_path.")
         self.camera_fps = declare(self, "camera_fps", 25.0, "Camera mode: frame rate asked of the device, in Hz.")
-        self.topic = declare(self, "topic", "image_raw", "Output topic; compressed transport publishes on <topic>/compressed (unless it already ends so).")
+        self.topic = declare(self, "topic", VIDEO_STREAMER.output_topic, "Output topic; compressed transport publishes on <topic>/compressed (unless it already ends so).")
         self.transport = declare(self, "image_transport", "raw", "'raw' (sensor_msgs/Image, rgb8) or 'compressed' (sensor_msgs/CompressedImage, JPEG).")
         self.jpeg_quality = declare(self, "jpeg_quality", 90, "Compressed transport: JPEG quality, 1 to 100.")
         self.frame_id = declare(self, "frame_id", "camera", "frame_id of the published images.")
@@ -125,16 +126,15 @@ class VideoStreamer(Node):
         return time.monotonic() - self._seen_subscriber_s >= _SETTLE_S
 
     def _publish(self, rgb: np.ndarray, stamp_ns: int) -> None:
-        if self.transport == "compressed":
-            ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(self.jpeg_quality)])
-            if not ok:
-                self.diag.error("JPEG encoding failed")
-                return
-            msg = CompressedImage(format="rgb8; jpeg compressed bgr8", data=array.array("B", buf.tobytes()))
-        else:
-            h, w = rgb.shape[:2]
-            msg = Image(height=h, width=w, encoding="rgb8", is_bigendian=0, step=w * 3,
-                        data=array.array("B", np.ascontiguousarray(rgb).tobytes()))
+        # The same fields as the images of a session bag (harnets_core.formats.messages).
+        try:
+            if self.transport == "compressed":
+                msg = CompressedImage(**ros_fields(compressed_image_fields(rgb, int(self.jpeg_quality))))
+            else:
+                msg = Image(**ros_fields(image_fields(rgb, "rgb8")))
+        except StreamError as err:  # a frame that cannot be encoded: reported, the stream goes on
+            self.diag.error(str(err))
+            return
         msg.header.stamp = ns_to_time(stamp_ns)
         msg.header.frame_id = self.frame_id
         self._pub.publish(msg)

@@ -12,6 +12,9 @@ Parameters, weakest first: the node's section of config_file (also under a names
 the file's plain `skeleton_recognizer:` keys would not match `/cell1/skeleton_recognizer`),
 then what the launch arguments set. The same graph starts without `ros2 launch` through
 `harnets graph` (harnets_ros/graph.py).
+
+Node names, executables and default topics come from harnets_core.topology (installed with
+the package), as they do for `harnets graph`.
 """
 from pathlib import Path
 from typing import List
@@ -28,6 +31,18 @@ from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 from lifecycle_msgs.msg import Transition
 
+from harnets_core.topology import (
+    ACTIVITY_TOPIC,
+    FUSION,
+    IMAGE_TOPIC,
+    RECOGNIZERS,
+    SKELETON_STREAMER,
+    SKELETON_TOPIC,
+    VIDEO_STREAMER,
+    VISUALIZER,
+    compressed_topic,
+)
+
 # (name, default, description, choices or None): declared in this order (see --show-args).
 ARGUMENTS = [
     ("config_file", [FindPackageShare("harnets"), "/config/harnets.yaml"], "Parameter file of the nodes.", None),
@@ -36,13 +51,15 @@ ARGUMENTS = [
     ("skeleton_model", "", "Skeleton LSTM model file; empty: no skeleton recognizer.", None),
     ("rgb_model", "", "RGB CNN-LSTM model file; empty: no image recognizer.", None),
     ("pose_model", "", "Pose-keypoint LSTM model file (needs harnets[pose]); empty: no pose recognizer.", None),
-    ("skeleton_topic", "skeleton", "Input topic of harnets/msg/SkeletonFrame.", None),
-    ("image_topic", "camera/image_raw", "Input topic of the camera images.", None),
+    ("skeleton_topic", SKELETON_TOPIC, "Input topic of harnets/msg/SkeletonFrame.", None),
+    ("image_topic", IMAGE_TOPIC, "Input topic of the camera images.", None),
     ("image_transport", "raw", "raw (sensor_msgs/Image) or compressed (sensor_msgs/CompressedImage).", ["raw", "compressed"]),
-    ("activity_topic", "activity", "Output topic of the fused activity (or of the single recognizer's).", None),
+    ("activity_topic", ACTIVITY_TOPIC, "Output topic of the fused activity (or of the single recognizer's).", None),
     ("bvh", "", "Optional BVH file to stream as SkeletonFrame (demo without a suit); starts once the recognizers are active.", None),
     ("skeleton_source", "", "With bvh: 'tcp' or 'udp' streams a Perception Neuron suit's broadcast instead, bvh being the BVH export of its skeleton (docs/SUIT.md); empty: the config_file's source (file).", None),
     ("video", "", "Optional video file to stream as images (demo without cameras); starts once the recognizers are active.", None),
+    ("visualize", "false", "Start the visualization node: skeleton and activity markers on visualization/markers, the labelled camera on visualization/image.", ["true", "false"]),
+    ("rviz", "false", "Start RViz 2 with config/harnets.rviz (and the visualization node).", ["true", "false"]),
 ]
 
 
@@ -127,6 +144,17 @@ def _after_all_active(nodes, actions):
     ]
 
 
+def _installed(package):
+    """Whether ROS package `package` is installed (on AMENT_PREFIX_PATH)."""
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+
+    try:
+        get_package_prefix(package)
+    except PackageNotFoundError:
+        return False
+    return True
+
+
 def _graph(context):
     arg = {name: LaunchConfiguration(name).perform(context) for name, _, _, _ in ARGUMENTS}
     namespace = arg["namespace"].strip("/")
@@ -137,55 +165,59 @@ def _graph(context):
     config = yaml.safe_load(Path(config_file).read_text()) or {}
     common = {"use_sim_time": sim_time}
 
-    def parameters(name, overrides):
+    def start(action, graph_node, overrides):
         # The file itself first (any section of it rcl matches), then this node's section of it
         # with the launch arguments on top, under the node's fully qualified name.
-        return [config_file, _params(config, namespace, name, common, overrides)]
+        return action(package="harnets", executable=graph_node.executable, name=graph_node.name, namespace=namespace,
+                      parameters=[config_file, _params(config, namespace, graph_node.name, common, overrides)],
+                      output="screen")
 
-    image_in = arg["image_topic"] + ("/compressed" if arg["image_transport"] == "compressed" and not arg["image_topic"].endswith("/compressed") else "")
-    recognizers = [
-        ("skeleton_model", "skeleton_node", "skeleton_recognizer", arg["skeleton_topic"], "activity/skeleton"),
-        ("rgb_model", "image_node", "image_recognizer", image_in, "activity/rgb"),
-        ("pose_model", "pose_node", "pose_recognizer", image_in, "activity/pose"),
-    ]
-    active = [r for r in recognizers if arg[r[0]]]
+    image_in = compressed_topic(arg["image_topic"]) if arg["image_transport"] == "compressed" else arg["image_topic"]
+    active = [r for r in RECOGNIZERS if arg[r.model_argument]]
     if not active:  # nothing would run: say so and fail rather than exit 0 having started nothing
         raise RuntimeError("harnets: no model given: set at least one of skeleton_model:=, rgb_model:=, "
                            "pose_model:= (ros2 launch harnets harnets.launch.py --show-args)")
     fused = len(active) > 1
     actions = []
     lifecycle_nodes = []
-    for model_arg, executable, name, input_topic, output_topic in active:
-        overrides = {"model_path": str(Path(arg[model_arg]).expanduser().resolve()), "input_topic": input_topic,
-                     "output_topic": output_topic if fused else arg["activity_topic"]}
-        if executable != "skeleton_node":
+    for rec in active:
+        overrides = {"model_path": str(Path(arg[rec.model_argument]).expanduser().resolve()),
+                     "input_topic": image_in if rec.image_input else arg["skeleton_topic"],
+                     "output_topic": rec.output_topic if fused else arg["activity_topic"]}
+        if rec.image_input:
             overrides["image_transport"] = arg["image_transport"]
-        node = LifecycleNode(package="harnets", executable=executable, name=name, namespace=namespace,
-                             parameters=parameters(name, overrides), output="screen")
+        node = start(LifecycleNode, rec, overrides)
         lifecycle_nodes.append(node)
         actions += [node, *_lifecycle_bring_up(node)]
     if fused:
-        actions.append(Node(package="harnets", executable="fusion_node", name="activity_fusion", namespace=namespace,
-                            parameters=parameters("activity_fusion", {
-                                "inputs": [r[4] for r in active], "weights": [1.0] * len(active),
-                                "output_topic": arg["activity_topic"],
-                                # the first model's forecaster (when its file has one) forecasts the fused
-                                # timeline: source "fusion" on activity/forecast, beside the recognizers' own
-                                "forecast_model_path": str(Path(arg[active[0][0]]).expanduser().resolve())}),
-                            output="screen"))
+        # the first model's forecaster (when its file has one) forecasts the fused timeline:
+        # source "fusion" on activity/forecast, beside the recognizers' own
+        actions.append(start(Node, FUSION, {"inputs": [r.output_topic for r in active], "weights": [1.0] * len(active),
+                                            "output_topic": arg["activity_topic"],
+                                            "forecast_model_path": str(Path(arg[active[0].model_argument]).expanduser().resolve())}))
     streamers = []
     if arg["bvh"]:
-        streamers.append(Node(package="harnets", executable="skeleton_streamer", name="skeleton_streamer", namespace=namespace,
-                              parameters=parameters("skeleton_streamer", {
-                                  "bvh_path": str(Path(arg["bvh"]).expanduser().resolve()), "topic": arg["skeleton_topic"],
-                                  **({"source": arg["skeleton_source"]} if arg["skeleton_source"] else {})}),
-                              output="screen"))
+        streamers.append(start(Node, SKELETON_STREAMER, {
+            SKELETON_STREAMER.file_parameter: str(Path(arg["bvh"]).expanduser().resolve()), "topic": arg["skeleton_topic"],
+            **({"source": arg["skeleton_source"]} if arg["skeleton_source"] else {})}))
     if arg["video"]:
-        streamers.append(Node(package="harnets", executable="video_streamer", name="video_streamer", namespace=namespace,
-                              parameters=parameters("video_streamer", {
-                                  "video_path": str(Path(arg["video"]).expanduser().resolve()), "topic": image_in,
-                                  "image_transport": arg["image_transport"]}),
-                              output="screen"))
+        streamers.append(start(Node, VIDEO_STREAMER, {
+            VIDEO_STREAMER.file_parameter: str(Path(arg["video"]).expanduser().resolve()), "topic": image_in,
+            "image_transport": arg["image_transport"]}))
+    rviz = arg["rviz"] == "true"
+    if arg["visualize"] == "true" or rviz:
+        # The stream's skeleton: the bvh argument (the file streamed, or the suit's export), else the template.
+        actions.append(start(Node, VISUALIZER, {
+            "skeleton_topic": arg["skeleton_topic"], "activity_topic": arg["activity_topic"],
+            "image_topic": arg["image_topic"], "image_transport": arg["image_transport"],
+            **({"skeleton_bvh": str(Path(arg["bvh"]).expanduser().resolve())} if arg["bvh"] else {})}))
+    if rviz and not _installed("rviz2"):
+        actions.append(LogInfo(msg="harnets: rviz2 is not installed (apt install ros-$ROS_DISTRO-rviz2); "
+                                   "the markers are on visualization/markers for any viewer (config/harnets.foxglove.json)"))
+    elif rviz:
+        rviz_config = str(Path(FindPackageShare("harnets").perform(context)) / "config" / "harnets.rviz")
+        actions.append(Node(package="rviz2", executable="rviz2", name="rviz2", namespace=namespace,
+                            arguments=["-d", rviz_config], parameters=[common], output="screen"))
     return actions + _after_all_active(lifecycle_nodes, streamers)
 
 

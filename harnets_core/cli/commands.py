@@ -68,7 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                 model_options=model_options)
     print(f"{args.modality}: {len(prepared.train)} train windows ({len(selection.train_sessions)} sessions), "
           f"{len(prepared.val)} validation windows ({len(selection.val_sessions)} sessions), "
-          f"classes {selection.class_names}")
+          f"classes {prepared.meta['class_names']}")
     result, metrics = train_run(prepared, opt.train_config(args), args.out, resume=args.resume)
     print(f"best epoch {result.best_epoch}; model {result.model_path}")
     _print_metrics("validation", metrics)
@@ -194,9 +194,10 @@ def _write_clip(paths: dict[str, Path | None], class_names: Any, probs: Any, n: 
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from harnets_core.models.modelfile import model_id, read_meta
+    from harnets_core.models.backends import read_model_meta
+    from harnets_core.models.modelfile import model_id
 
-    meta = read_meta(args.model).to_dict()
+    meta = read_model_meta(args.model).to_dict()
     meta.pop("history", None)
     if meta.get("skeleton"):
         meta["skeleton"] = {k: (v if k in ("signature", "frame_time_s") else f"<{len(v)} items>") for k, v in meta["skeleton"].items()
@@ -206,21 +207,44 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from harnets_core.models.export import export_onnx
+
+    if args.opset < 12:
+        raise ConfigError(f"--opset {args.opset}: harnets models need opset >= 12")
+    result = export_onnx(args.model, args.out, opset=args.opset)
+    print(f"wrote {result.path} ({result.model_type}, {result.size_bytes / 1e6:.2f} MB, exported from {result.source_id}); "
+          f"onnxruntime vs torch on random inputs: max abs probability difference {result.max_abs_prob_diff:.2e}")
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from harnets_core.runs.sweep import SweepGrid, run_sweep
 
     grid = SweepGrid(scenarios=tuple(args.scenarios), layers=tuple(args.layers_grid), batch_sizes=tuple(args.batch_sizes),
                      epochs=args.epochs, patience=args.patience, seed=args.seed, device=args.device)
-    rgb = opt.frame_options(args, "rgb", command="sweep") if args.modality == "rgb" else None
-    table = run_sweep(opt.data_options(args), grid, args.out, skeleton=opt.skeleton_options(args), rgb=rgb,
-                      cache_dir=args.cache)
+    data = opt.data_options(args)
+    rgb = None
+    if args.modality == "rgb":
+        from harnets_core.datasets.layouts import canonical_layout
+        from harnets_core.datasets.selection import detect_layout
+
+        layout = detect_layout(data.root, "rgb") if data.layout == "auto" else canonical_layout(data.layout)
+        rgb = opt.frame_options(args, "rgb", command="sweep", layout=layout)
+    table = run_sweep(data, grid, args.out, skeleton=opt.skeleton_options(args), rgb=rgb, cache_dir=args.cache)
     print(table)
     return 0
 def cmd_bag(args: argparse.Namespace) -> int:
-    from harnets_core.evaluation.replay import bag_from_inhard
+    if args.bag_command == "from-dataset":
+        from harnets_core.evaluation.dataset_bag import bag_from_dataset
 
-    counts = bag_from_inhard(args.data, args.session, args.out, storage=args.storage, images=args.images,
-                             start_s=args.start_s, end_s=args.end_s)
+        counts = bag_from_dataset(args.data, args.session, args.out, layout=args.layout, storage=args.storage,
+                                  images=args.images, start_s=args.start_s, end_s=args.end_s)
+    else:
+        from harnets_core.evaluation.replay import bag_from_inhard
+
+        counts = bag_from_inhard(args.data, args.session, args.out, storage=args.storage, images=args.images,
+                                 start_s=args.start_s, end_s=args.end_s)
     print(f"wrote {args.out}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
     return 0
 
@@ -245,11 +269,12 @@ def cmd_replay_eval(args: argparse.Namespace) -> int:
         raise HarnetsError("replay-eval needs at least one of --skeleton-model, --rgb-model, --pose-model")
     if args.live:
         replay_live = load_replayer("live")  # harnets_ros, through its entry point
-        metrics = replay_live(args.bag, models, args.out, rate=args.rate, print_activities=args.print_activities)
+        metrics = replay_live(args.bag, models, args.out, rate=args.rate, print_activities=args.print_activities,
+                              backend=args.backend)
     else:
         from harnets_core.evaluation.replay import replay_offline
 
-        metrics = replay_offline(args.bag, models, args.out)
+        metrics = replay_offline(args.bag, models, args.out, backend=args.backend)
     from harnets_core.evaluation.replay import print_headline
 
     print_headline(metrics, args.out)
@@ -257,6 +282,6 @@ def cmd_replay_eval(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "synth": cmd_synth, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "info": cmd_info,
+    "synth": cmd_synth, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "info": cmd_info, "export": cmd_export,
     "sweep": cmd_sweep, "bag": cmd_bag, "dataset": cmd_dataset, "replay-eval": cmd_replay_eval,
 }

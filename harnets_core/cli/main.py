@@ -6,10 +6,12 @@
   harnets predict FILE.bvh|FILE.mp4 --model M
   harnets sweep --data DIR --out DIR        the HARNets grid (layers x batch x SA/LA)
   harnets info M                            what a model file says about itself
+  harnets export M --onnx [--out M.onnx]    the model as ONNX (metadata included) for onnxruntime
   harnets bag from-inhard --data DIR --session S --out BAG
+  harnets bag from-dataset --data DIR --session S --out BAG   InHARD's or your sessions layout
   harnets dataset from-bag BAG --labels labels.csv --out DIR   your recording -> the sessions layout
   harnets record --topics T... --out BAG     a rosbag2 without `ros2 bag` (needs ROS 2)
-  harnets replay-eval BAG --model M [--live]
+  harnets replay-eval BAG --model M [--live] [--backend torch|onnxruntime]
   harnets graph --skeleton-model M          the node graph without `ros2 launch` (needs ROS 2)
   harnets demo                              the whole job on the embedded synthetic default
 """
@@ -177,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skeleton (IMU rows) or rgb (CNN-LSTM; rows RGB-SP = top view, RGB = side view)")
     _add_skeleton_args(p)
     g = p.add_argument_group("video (--modality rgb)")
-    g.add_argument("--view", default="top", choices=["top", "left", "right"], help="mosaic quadrant: top = RGB-SP, left/right = RGB")
+    g.add_argument("--view", default=None, choices=["top", "left", "right", "full"],
+                   help="mosaic quadrant: top = RGB-SP, left/right = RGB; full = the whole frame (RGB-FULL); "
+                        "default: top on InHARD, full on your own layouts (single cameras)")
     g.add_argument("--height", type=int, default=None)
     g.add_argument("--width", type=int, default=None)
     g.add_argument("--video-rate-hz", type=float, default=None, help="frames per second taken from the video")
@@ -197,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="print a model file's metadata")
     p.add_argument("model", type=Path)
 
+    p = sub.add_parser("export", help="export a model file for deployment (ONNX, run by onnxruntime)")
+    p.add_argument("model", type=Path, help="model file (.safetensors)")
+    p.add_argument("--onnx", action="store_true", required=True, help="write ONNX (the one export format)")
+    p.add_argument("--out", type=Path, default=None, help="default: beside the model, suffix .onnx")
+    p.add_argument("--opset", type=int, default=18, help="ONNX opset (>= 12)")
+
     p = sub.add_parser("bag", help="rosbag2 tools")
     bsub = p.add_subparsers(dest="bag_command", required=True)
     pb = bsub.add_parser("from-inhard", help="one InHARD session as a rosbag2 (skeleton, camera, ground truth)")
@@ -205,6 +215,18 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--out", type=Path, required=True)
     pb.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"])
     pb.add_argument("--images", default="raw", choices=["raw", "compressed", "none"])
+    pb.add_argument("--start-s", type=float, default=0.0)
+    pb.add_argument("--end-s", type=float, default=None)
+    pb = bsub.add_parser("from-dataset", help="one recording of InHARD (online) or of your sessions layout as a rosbag2; "
+                                             "the ground truth carries the dataset's own class names")
+    pb.add_argument("--data", type=Path, required=True, help="dataset root (sessions layout, or InHARD's)")
+    pb.add_argument("--session", required=True, help="recording name (sessions layout: <session>.bvh)")
+    pb.add_argument("--out", type=Path, required=True, help="bag folder to create")
+    pb.add_argument("--layout", default="auto", choices=["auto", "sessions", "inhard-online", "online"],
+                    help="auto: as training detects it (a classes layout has no continuous recording to play)")
+    pb.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"])
+    pb.add_argument("--images", default="raw", choices=["raw", "compressed", "none"],
+                    help="camera topic: rgb8 Image, JPEG CompressedImage, or none (a session without video has none)")
     pb.add_argument("--start-s", type=float, default=0.0)
     pb.add_argument("--end-s", type=float, default=None)
 
@@ -229,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--live", action="store_true", help="play the bag over DDS into the running node graph (needs ROS 2)")
     p.add_argument("--rate", type=float, default=1.0, help="live playback speed; 0: as fast as the nodes keep up")
     p.add_argument("--print-activities", action="store_true", help="live: print each Activity as it is published")
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"],
+                   help="what runs the models: torch, onnxruntime (the .onnx given, or the export beside the "
+                        ".safetensors), auto (.onnx files on onnxruntime, models.backends.PREFERRED_BACKEND otherwise)")
 
     _add_plugins(sub)
     return parser

@@ -22,7 +22,7 @@ whole clip is the segment, its frames are stamped and sampled from its own frame
 fps (as ``harnets predict clip.mp4`` does), so its first taken frame is the segment's first frame.
 
 Per video (a session, or a segment's clip), the taken, prepared frames (rgb) or keypoints (pose)
-are computed in one decoding pass and stored in a :class:`~harnets_core.formats.video.FrameCache`
+are computed in one decoding pass and stored in a :class:`~harnets_core.formats.frame_cache.FrameCache`
 (default ``<data>/.harnets_cache``), so later epochs, runs and evaluations never decode the video
 again. RGB windows are not copied: :class:`FrameWindows` holds frame indices into the per-video
 arrays and gathers a window when indexed (a uint8 ``(N, T, 3, h, w)`` array-like that the
@@ -48,7 +48,8 @@ from harnets_core.datasets.windows import WindowConfig, window_starts
 from harnets_core.errors import ConfigError, DatasetError
 from harnets_core.features.keypoints import extractor_cache_key, normalize_keypoints
 from harnets_core.features.pipeline import FramePipeline, FrameSampler
-from harnets_core.formats.video import FrameCache, VideoInfo, frame_stamps_ns, iter_frames, probe_video, time_range_to_frames
+from harnets_core.formats.frame_cache import FrameCache
+from harnets_core.formats.video import VideoInfo, frame_stamps_ns, iter_frames, probe_video, time_range_to_frames
 
 __all__ = [
     "CACHE_DIRNAME",

@@ -31,7 +31,8 @@ import numpy as np
 from harnets_core.datasets.inhard import skeleton_template
 from harnets_core.errors import BagError, ConfigError, DatasetError
 from harnets_core.formats.bvh import read_bvh
-from harnets_core.formats.bags import COMPRESSED_IMAGE_TYPE, IMAGE_TYPE, SKELETON_FRAME_TYPE, bag_topics, image_to_numpy, read_bag
+from harnets_core.formats.bags import COMPRESSED_IMAGE_TYPE, IMAGE_TYPE, SKELETON_FRAME_TYPE, bag_topics, read_bag
+from harnets_core.formats.messages import image_to_numpy
 
 __all__ = ["FromBagSummary", "dataset_from_bag"]
 

@@ -307,6 +307,19 @@ def _select_own(
         if len(set(wanted)) != len(wanted) or not wanted:
             raise ConfigError(f"classes {list(classes)}: give distinct classes")
     segments = scenario_filter(data.segments, scenario, threshold_s)
+    if scenario != "all" and classes is None:
+        # a scenario keeps the classes it has on both sides of the split (as InHARD's keeps those present)
+        sides = [{s.class_id for s in segments if s.session in set(side)} for side in (train, val)]
+        dropped = [names[c] for c in wanted if not (c in sides[0] and c in sides[1])]
+        wanted = [c for c in wanted if c in sides[0] and c in sides[1]]
+        if not wanted:
+            raise DatasetError(f"{root}: scenario {scenario} (threshold {threshold_s:g} s) leaves no class with segments "
+                               f"on both sides of split {used!r}; change --sa-threshold-s or record more")
+        if dropped:
+            text = (f"{root}: scenario {scenario} (threshold {threshold_s:g} s) leaves out {dropped}: "
+                    "no segment of theirs on one side of the split")
+            notes.append(text)
+            logging.getLogger(__name__).warning(text)
     if class_limit is not None:
         if class_limit < 1:
             raise ConfigError(f"class_limit = {class_limit}: must be >= 1")

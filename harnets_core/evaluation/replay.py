@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -20,18 +20,28 @@ from harnets_core.formats.bags import (
     IMAGE_TYPE,
     SKELETON_FRAME_TYPE,
     bag_topics,
-    image_to_numpy,
     read_bag,
-    write_session_bag,
 )
+from harnets_core.formats.messages import image_to_numpy
+from harnets_core.formats.session_bag import write_session_bag
 from harnets_core.formats.bvh import read_bvh
 from harnets_core.errors import BagError, DatasetError, StreamError
-from harnets_core.datasets.inhard import META_ACTIONS, InhardLayout
-from harnets_core.evaluation.timeline import TimedLabel
-from harnets_core.evaluation.timeline import segments_from_stream, write_timeline_report
+from harnets_core.datasets.inhard import META_ACTIONS, NO_ACTION_ID, InhardLayout
+from harnets_core.evaluation.class_table import align_classes, bag_class_names
+from harnets_core.evaluation.timeline import TimedLabel, activities_from_bag, segments_from_stream, write_timeline_report
+from harnets_core.topology import GROUND_TRUTH_SOURCE
 from harnets_core.streaming.forecast import Forecaster
 
-__all__ = ["bag_from_inhard", "replay_offline", "score_timed", "to_timed", "print_headline", "BAG_START_NS"]
+__all__ = [
+    "bag_from_inhard",
+    "ground_truth_from_bag",
+    "replay_offline",
+    "score_replay",
+    "score_timed",
+    "to_timed",
+    "print_headline",
+    "BAG_START_NS",
+]
 
 # Bag time of session time 0: a fixed, recognizable epoch (2020-01-01T00:00:00Z) so that
 # replays are deterministic and stamps never look like "now".
@@ -71,40 +81,61 @@ def _topics_by_type(bag: Path) -> dict[str, list[str]]:
     return out
 
 
-def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: str | Path, *, fusion: bool = True) -> dict[str, Any]:
+def ground_truth_from_bag(bag: str | Path) -> list[TimedLabel]:
+    """The annotated labels of a session bag, for the offline and the live replay alike: its
+    ``harnets/msg/Activity`` messages of source ``ground_truth``, in seconds of session time
+    (header stamp - ``BAG_START_NS``), time-ordered. A pass of its own over the bag's Activity
+    topics, made before a replay starts: a bag without ground truth fails at once.
+
+    Raises:
+        BagError: the bag is missing or unreadable, or has no ground-truth message (names the bag).
+    """
+    activity = [topic for topic, info in bag_topics(bag).items() if info.msgtype == ACTIVITY_TYPE]
+    predictions, _ = activities_from_bag(bag, activity, t0_ns=BAG_START_NS)
+    labels = [TimedLabel(p.stamp_s, p.class_id) for p in predictions.get(GROUND_TRUTH_SOURCE, [])]
+    if not labels:
+        raise BagError(f"{bag}: no ground-truth Activity messages (source {GROUND_TRUTH_SOURCE!r}) to score against")
+    return sorted(labels)
+
+
+def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: str | Path, *, fusion: bool = True,
+                   backend: str = "auto") -> dict[str, Any]:
     """Stream every message of the bag, in time order, through one streaming recognizer per
-    model (`models`: source -> model file), fuse them, and write the report into out_dir."""
+    model (`models`: source -> model file), fuse them, and write the report into out_dir.
+    `backend`: what runs the models (streaming.recognizer.load_recognizer)."""
     from harnets_core.streaming.recognizer import load_recognizer
 
     bag = Path(bag)
-    recognizers = {src: load_recognizer(path, modality=src, max_gap_s=0.5) for src, path in models.items()}
+    gt_stream = ground_truth_from_bag(bag)
+    recognizers = {src: load_recognizer(path, modality=src, max_gap_s=0.5, backend=backend) for src, path in models.items()}
+    model_classes = {src: (rec.class_ids, rec.class_names) for src, rec in recognizers.items()}
+    align_classes(bag_class_names(bag), model_classes)  # a model of another dataset fails before the replay
     by_type = _topics_by_type(bag)
     skeleton_topics = by_type.get(SKELETON_FRAME_TYPE, [])
     image_topics = by_type.get(IMAGE_TYPE, []) + by_type.get(COMPRESSED_IMAGE_TYPE, [])
-    gt_topics = by_type.get(ACTIVITY_TYPE, [])
     if "skeleton" in recognizers and not skeleton_topics:
         raise BagError(f"{bag}: no harnets/msg/SkeletonFrame topic for the skeleton model")
     if {"rgb", "pose"} & set(recognizers) and not image_topics:
         raise BagError(f"{bag}: no sensor_msgs Image/CompressedImage topic for the camera models")
     predictions: dict[str, list[Any]] = {src: [] for src in recognizers}
-    gt_stream: list[TimedLabel] = []
     checked = False
     invalid = 0
-    wanted = skeleton_topics * ("skeleton" in recognizers) + image_topics * bool({"rgb", "pose"} & set(recognizers)) + gt_topics
-    last_stamp_ns = BAG_START_NS
+    wanted = skeleton_topics * ("skeleton" in recognizers) + image_topics * bool({"rgb", "pose"} & set(recognizers))
+    # the scored time runs to the bag's last message, ground truth included
+    last_stamp_ns = BAG_START_NS + round(gt_stream[-1].stamp_s * 1e9)
     for item in read_bag(bag, wanted):
         msg = item.msg
         stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         last_stamp_ns = max(last_stamp_ns, stamp_ns)
-        if item.msgtype == ACTIVITY_TYPE:
-            if msg.source == "ground_truth":
-                gt_stream.append(TimedLabel((stamp_ns - BAG_START_NS) / 1e9, int(msg.class_id)))
-            continue
         try:
             if item.msgtype == SKELETON_FRAME_TYPE:
                 rec = recognizers["skeleton"]
                 if not checked:
-                    rec.check_layout(list(msg.joint_names), list(msg.channel_types), where=f"{bag}:{item.topic}")
+                    try:
+                        rec.check_layout(list(msg.joint_names), list(msg.channel_types), where=f"{bag}:{item.topic}",
+                                         channel_counts=list(msg.channel_counts))
+                    except StreamError as err:  # every frame would fail: the bag does not fit the model
+                        raise BagError(f"the skeleton model {models['skeleton']}: {err}") from err
                     checked = True
                 outs = [("skeleton", rec.push(np.asarray(msg.values, dtype=np.float32), stamp_ns))]
             else:
@@ -134,11 +165,9 @@ def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: s
         if rec.forecaster is not None:
             forecasts[src] = [((p.stamp_ns - BAG_START_NS) / 1e9, p.forecast) for p in predictions[src]]
             forecast_models[src] = rec.forecaster.model
-    if predictions.get("fusion") and predictions["fusion"][0].forecast is not None:
-        forecasts["fusion"] = [((p.stamp_ns - BAG_START_NS) / 1e9, p.forecast) for p in predictions["fusion"]]
-        forecast_models["fusion"] = first.model
-    metrics = score_timed(timed, gt_stream, out_dir, end_s=end_s, title=f"offline replay of {bag.name}",
-                          forecasts=forecasts, forecast_models=forecast_models)
+    metrics = score_replay(bag, timed, gt_stream, out_dir, model_classes=model_classes, end_s=end_s,
+                           title=f"offline replay of {bag.name}", forecasts=forecasts, forecast_models=forecast_models)
+from harnets_core.streaming.forecast import Forecaster
     metrics["invalid_messages"] = invalid
     return metrics
 
@@ -166,6 +195,33 @@ def to_timed(predictions: Mapping[str, list[Any]]) -> dict[str, list[TimedLabel]
     }
 
 
+def score_replay(
+    bag: str | Path,
+    timed: Mapping[str, list[TimedLabel]],
+    gt_stream: list[TimedLabel],
+    out_dir: str | Path,
+    *,
+    model_classes: Mapping[str, tuple[Sequence[int], Sequence[str]]],
+    forecasts: Mapping[str, list[tuple[float, Any]]] | None = None,
+    forecast_models: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """:func:`score_timed` on the bag's own classes: the ground truth's class names (InHARD's,
+    or the user's), each model's ids mapped onto them by name and idle as the bag's "No action"
+    (appended when the bag has none), see :mod:`harnets_core.evaluation.class_table`.
+    ``model_classes``: source -> ``(class_ids, class_names)`` of its model; every other source
+    (fusion, ``*_unfiltered``) uses the same ids. Forecasts are scored only where the model's
+    ids are the bag's. ``kwargs``: ``end_s``, ``latencies``, ``title`` of :func:`score_timed`."""
+    table = align_classes(bag_class_names(bag), model_classes)
+    if not table.identity:
+        timed = {src: table.remap(labels) for src, labels in timed.items()}
+        forecasts = forecast_models = None  # forecast ids are the model's: not comparable
+    metrics = score_timed(timed, gt_stream, out_dir, class_names=table.names, idle_id=table.idle_id,
+                          forecasts=forecasts, forecast_models=forecast_models, **kwargs)
+    metrics["classes"] = table.to_dict()
+    return metrics
+
+
 def score_timed(
     timed: Mapping[str, list[TimedLabel]],
     gt_stream: list[TimedLabel],
@@ -176,26 +232,29 @@ def score_timed(
     title: str = "replay",
     forecasts: Mapping[str, list[tuple[float, Any]]] | None = None,
     forecast_models: Mapping[str, Any] | None = None,
+    class_names: Sequence[str] = META_ACTIONS,
+    idle_id: int = NO_ACTION_ID,
 ) -> dict[str, Any]:
     """Frame-wise and segment-level scores of each source against the ground-truth stream;
     writes the report folder (report.md, metrics.json, timeline.png, confusion matrices).
     Each source also gets ``all_time`` scores (idle filled in, harnets_core.evaluation.stream_metrics)
     and, with ``forecasts`` (source -> ``(stamp_s, Forecast)``) and their ``forecast_models``,
-    ``forecast`` scores."""
+    ``forecast`` scores. ``class_names`` by class id (default InHARD's) and ``idle_id`` (the class
+    unannotated time is) name the classes."""
     from harnets_core.evaluation.stream_metrics import all_time_metrics, forecast_metrics, write_stream_report
 
     if not gt_stream:
         raise BagError("the bag has no ground-truth Activity messages (source 'ground_truth')")
     gt = segments_from_stream(gt_stream, end_s=end_s)
-    results = write_timeline_report(out_dir, gt, timed, list(META_ACTIONS), latencies_by_source=latencies, title=title,
-                                    forecasts=forecasts)
+    results = write_timeline_report(out_dir, gt, timed, list(class_names), latencies_by_source=latencies, title=title)
+from harnets_core.streaming.forecast import Forecaster
     summary = {src: _as_dict(m) for src, m in results.items()}
-    class_ids = list(range(len(META_ACTIONS)))
+    class_ids = list(range(len(class_names)))
     for src in summary:
-        summary[src]["all_time"] = all_time_metrics(gt, timed[src], class_ids, end_s=end_s)
+        summary[src]["all_time"] = all_time_metrics(gt, timed[src], class_ids, end_s=end_s, idle_id=idle_id)
         if forecasts and src in forecasts and forecast_models and src in forecast_models:
-            summary[src]["forecast"] = forecast_metrics(gt, forecasts[src], forecast_models[src])
-    write_stream_report(out_dir, summary, forecasts or {}, gt, end_s)
+            summary[src]["forecast"] = forecast_metrics(gt, forecasts[src], forecast_models[src], idle_id=idle_id)
+    write_stream_report(out_dir, summary, forecasts or {}, gt, end_s, class_names=class_names, idle_id=idle_id)
     Path(out_dir, "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     return {"sources": summary, "out_dir": str(out_dir), "n_gt_segments": len(gt)}
 

@@ -76,29 +76,31 @@ def all_time_metrics(
     *,
     end_s: float,
     rate_hz: float = 10.0,
+    idle_id: int = NO_ACTION_ID,
 ) -> dict[str, Any]:
-    """Frame, segment, delay, edit and idle scores over ``[0, end_s)`` with idle filled in."""
-    full = fill_idle(gt, end_s)
-    m = evaluate_source(full, predictions, sorted(set(class_ids) | {NO_ACTION_ID}), rate_hz=rate_hz)
+    """Frame, segment, delay, edit and idle scores over ``[0, end_s)`` with idle (class
+    ``idle_id``: InHARD's "No action" by default) filled in."""
+    full = fill_idle(gt, end_s, idle_id=idle_id)
+    m = evaluate_source(full, predictions, sorted(set(class_ids) | {idle_id}), rate_hz=rate_hz)
     times = np.arange(int(np.ceil(end_s * rate_hz - 1e-9))) / rate_hz
     y_true = gt_labels(full, times)
     y_pred = sample_and_hold(predictions, times)
-    idle = y_true == NO_ACTION_ID
+    idle = y_true == idle_id
     pred_runs = [c for c, _, _ in label_runs(y_pred) if c != NONE]
     true_runs = [c for c, _, _ in label_runs(y_true) if c != NONE]
     out = m.to_dict()
     out.pop("latency", None)
     out["edit"] = edit_score(pred_runs, true_runs)
-    out["idle_recall"] = float((y_pred[idle] == NO_ACTION_ID).mean()) if idle.any() else None
+    out["idle_recall"] = float((y_pred[idle] == idle_id).mean()) if idle.any() else None
     out["idle_fraction"] = float(idle.mean()) if times.size else None
     return out
 
 
-def _activity_segments(gt: Sequence[GtSegment]) -> list[GtSegment]:
+def _activity_segments(gt: Sequence[GtSegment], idle_id: int = NO_ACTION_ID) -> list[GtSegment]:
     """Annotated activities in time order, runs of one class separated only by idle merged."""
     acts: list[GtSegment] = []
     for seg in sorted(gt):
-        if seg.class_id in (NO_ACTION_ID, NONE):
+        if seg.class_id in (idle_id, NONE):
             continue
         if acts and acts[-1].class_id == seg.class_id:
             acts[-1] = GtSegment(acts[-1].start_s, seg.end_s, seg.class_id)
@@ -111,12 +113,14 @@ def forecast_metrics(
     gt: Sequence[GtSegment],
     forecasts: Sequence[tuple[float, Any]],
     model: Any,
+    *,
+    idle_id: int = NO_ACTION_ID,
 ) -> dict[str, Any]:
     """Next-activity accuracy and remaining-time MAE of ``forecasts`` (``(stamp_s, Forecast)``
     in time order) against the annotated activities ``gt``, with their baselines; ``model``
     is the :class:`harnets_core.streaming.forecast.ForecastModel` (for the baselines)."""
     stamps = np.array([t for t, _ in forecasts], dtype=np.float64)
-    acts = _activity_segments(gt)
+    acts = _activity_segments(gt, idle_id)
     right = major = 0
     n = 0
     for cur, nxt in zip(acts, acts[1:]):
@@ -126,10 +130,10 @@ def forecast_metrics(
         if k >= 0 and forecasts[k][1].next_ids:
             right += int(forecasts[k][1].next_ids[0] == nxt.class_id)
         major += int(model.majority_next(cur.class_id) == nxt.class_id)
-    n_acts = len([c for c in model.class_ids if c != NO_ACTION_ID])
+    n_acts = len([c for c in model.class_ids if c != idle_id])
     err, base = [], []
     n_inside = 0
-    for seg in (s for s in sorted(gt) if s.class_id not in (NO_ACTION_ID, NONE)):
+    for seg in (s for s in sorted(gt) if s.class_id not in (idle_id, NONE)):
         inside = np.flatnonzero((stamps >= seg.start_s) & (stamps < seg.end_s))
         n_inside += inside.size
         for k in inside:
@@ -169,15 +173,19 @@ def write_stream_report(
     forecasts: Mapping[str, Sequence[tuple[float, Any]]],
     gt: Sequence[GtSegment],
     end_s: float,
+    *,
+    class_names: Sequence[str] | None = None,
+    idle_id: int = NO_ACTION_ID,
 ) -> None:
     """Insert the all-time and forecast tables at the top of ``out_dir/report.md`` (after its
     title) and draw ``forecast.png`` (remaining time p10-p90 and p50 against the truth, and the
-    forecast next activity) for the sources with forecasts."""
+    forecast next activity) for the sources with forecasts. ``class_names`` (by id; default
+    InHARD's) and ``idle_id`` name the classes."""
     out = Path(out_dir)
     lines = [
         "## All time (idle included)",
         "",
-        "Unannotated time is the idle class (No action); 10 Hz grid over the whole recording. "
+        f"Unannotated time is the idle class ({_idle_name(class_names, idle_id)}); 10 Hz grid over the whole recording. "
         "The table below it scores labeled time only.",
         "",
         "| source | accuracy % | macro-F1 % | F1@0.1 % | F1@0.25 % | F1@0.5 % | edit | delay median s | delay mean s | missed % | idle recall % |",
@@ -218,10 +226,19 @@ def write_stream_report(
     old = report.read_text(encoding="utf-8").split("\n") if report.exists() else ["# replay"]
     report.write_text("\n".join(old[:2] + lines + [""] + old[2:]), encoding="utf-8")
     if forecasts:
-        _plot_forecast(out / "forecast.png", forecasts, gt, end_s)
+        _plot_forecast(out / "forecast.png", forecasts, gt, end_s, class_names, idle_id)
 
 
-def _plot_forecast(path: Path, forecasts: Mapping[str, Sequence[tuple[float, Any]]], gt: Sequence[GtSegment], end_s: float) -> None:
+def _idle_name(class_names: Sequence[str] | None, idle_id: int) -> str:
+    if class_names is None:
+        from harnets_core.datasets.inhard import META_ACTIONS
+
+        class_names = META_ACTIONS
+    return class_names[idle_id] if 0 <= idle_id < len(class_names) else "idle"
+
+
+def _plot_forecast(path: Path, forecasts: Mapping[str, Sequence[tuple[float, Any]]], gt: Sequence[GtSegment], end_s: float,
+                   class_names: Sequence[str] | None = None, idle_id: int = NO_ACTION_ID) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -232,7 +249,7 @@ def _plot_forecast(path: Path, forecasts: Mapping[str, Sequence[tuple[float, Any
     src, items = next(iter(forecasts.items()))
     t = np.array([s for s, _ in items])
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(14, 6), sharex=True)
-    acts = [s for s in sorted(gt) if s.class_id not in (NO_ACTION_ID, NONE)]
+    acts = [s for s in sorted(gt) if s.class_id not in (idle_id, NONE)]
     for seg in acts:
         ax1.plot([seg.start_s, seg.end_s], [seg.end_s - seg.start_s, 0.0], color="black", lw=1)
     ax1.fill_between(t, [f.remaining_s[0] for _, f in items], [f.remaining_s[2] for _, f in items],
@@ -241,11 +258,12 @@ def _plot_forecast(path: Path, forecasts: Mapping[str, Sequence[tuple[float, Any
     ax1.set_ylabel("remaining s")
     ax1.legend(loc="upper right", fontsize=8)
     ax1.set_title(f"{src}: forecast remaining time (black: truth) and next activity")
-    follow = _activity_segments(gt)
+    follow = _activity_segments(gt, idle_id)
     for cur, nxt in zip(follow, follow[1:]):
         ax2.plot([cur.start_s, cur.end_s], [nxt.class_id, nxt.class_id], color="black", lw=6, alpha=0.3)
     ax2.step(t, [f.next_ids[0] if f.next_ids else -1 for _, f in items], where="post", label="forecast next")
-    ax2.set_yticks(range(len(META_ACTIONS)), META_ACTIONS, fontsize=7)
+    names = META_ACTIONS if class_names is None else class_names
+    ax2.set_yticks(range(len(names)), names, fontsize=7)
     ax2.set_xlabel("session time s")
     ax2.set_xlim(0, end_s)
     fig.tight_layout()

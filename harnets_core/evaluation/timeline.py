@@ -95,7 +95,7 @@ def gt_from_inhard(segments: Iterable[Any], frame_time_s: float | None = None) -
     """Ground truth from ``harnets_core.datasets.inhard.Segment``s of one session, sorted by start.
 
     With ``frame_time_s`` the BVH frames are used (``[start_frame, end_frame + 1) * frame_time_s``,
-    the clock of ``bags.write_session_bag``); without it the csv's ``rgb_start_s``/``rgb_end_s``.
+    the clock of ``session_bag.write_session_bag``); without it the csv's ``rgb_start_s``/``rgb_end_s``.
     """
     if frame_time_s is None:
         out = [GtSegment(float(s.rgb_start_s), float(s.rgb_end_s), int(s.class_id)) for s in segments]

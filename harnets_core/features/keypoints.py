@@ -11,7 +11,7 @@ A :class:`KeypointExtractor` maps one RGB frame ``(H, W, 3) uint8`` to ``(K, 3) 
   through OpenCV's DNN module; the keypoint is the argmax of its heatmap.
 
 :func:`keypoints_from_video` runs an extractor over a video view (cached with
-:class:`~harnets_core.formats.video.FrameCache`); :func:`normalize_keypoints` turns ``(T, K, 3)`` into
+:class:`~harnets_core.formats.frame_cache.FrameCache`); :func:`normalize_keypoints` turns ``(T, K, 3)`` into
 the LSTM's ``(T, K * 3)`` features and is the ONE function training and streaming both call.
 """
 from __future__ import annotations
@@ -25,7 +25,8 @@ import cv2
 import numpy as np
 
 from harnets_core.errors import ConfigError
-from harnets_core.formats.video import FrameCache, iter_frames, probe_video
+from harnets_core.formats.frame_cache import FrameCache
+from harnets_core.formats.video import iter_frames, probe_video
 
 __all__ = [
     "KeypointExtractor",

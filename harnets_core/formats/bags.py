@@ -1,4 +1,7 @@
-"""rosbag2 files without ROS: the project's typestore, message builders, a session bag writer, a reader.
+"""rosbag2 files without ROS: the project's typestore, message builders, a writer, a reader.
+
+Session bags (a recording as a bag, with its ground truth): ``formats.session_bag``. Images of
+messages as numpy: ``formats.messages.image_to_numpy``.
 
 Everything here uses the pure-Python ``rosbags`` library (no rclpy, no rosbag2 install).
 
@@ -18,41 +21,28 @@ Bags
     sqlite3: the ``message_definitions`` table) and its RIHS01 type hash, and an explicit offered
     QoS profile (reliable, volatile, keep-last 10), so ``ros2 bag play`` publishes with a profile
     that both reliable and best-effort subscribers accept instead of guessing one.
-
-Session bags (``write_session_bag``)
-    One clock for everything: bag time = ``start_time_ns`` + session time, where session time 0
-    is the first BVH frame and the first video frame (InHARD records both from the session
-    start). BVH frame ``i`` is at ``i * frame_time_s``, video frame ``k`` at ``k / fps``; header
-    stamps equal the bag's log times. Ground truth is an ``Activity`` stream with
-    ``source="ground_truth"``: one message at every change of the annotated class (each segment
-    start, and each segment end that opens an unannotated gap) plus one every
-    ``1 / ground_truth_rate_hz`` seconds from ``start_s`` (a late subscriber learns the current
-    label quickly), over ``[start_s, end_s)``; ``end_s`` defaults to the end of the BVH.
-    Annotated time is ``[bvh_start_frame, bvh_end_frame + 1) * frame_time_s`` (the csv's end frame
-    is inclusive); inside a segment the message has confidence 1 and a one-hot probability vector;
-    in a gap ``class_id`` is -1, ``label`` is ``""``, confidence and probabilities are 0.
-    ``window_start`` is the time the current label (or gap) began.
 """
 from __future__ import annotations
 
-import heapq
 import importlib.resources
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import cv2
 import numpy as np
 from rosbags.highlevel import AnyReader
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-from harnets_core.formats.image_limits import ImageLimits, check_image
 from harnets_core.errors import BagError, StreamError
-from harnets_core.formats.video import iter_frames, probe_video
+from harnets_core.formats.messages import (
+    SkeletonFrameLayout,
+    compressed_image_fields,
+    image_fields,
+    skeleton_frame_fields,
+)
 
 __all__ = [
     "ACTIVITY_TYPE",
@@ -67,15 +57,13 @@ __all__ = [
     "msg_dir",
     "make_typestore",
     "time_msg",
+    "header_msg",
     "skeleton_frame_msg",
     "image_msg",
     "compressed_image_msg",
     "activity_msg",
-    "default_topics",
-    "write_session_bag",
     "read_bag",
     "bag_topics",
-    "image_to_numpy",
 ]
 
 ACTIVITY_TYPE = "harnets/msg/Activity"
@@ -147,14 +135,14 @@ def make_typestore() -> Any:
 
 # ------------------------------------------------------------------------------------------ builders
 def time_msg(typestore: Any, stamp_ns: int) -> Any:
-    """``builtin_interfaces/msg/Time`` for a timestamp in nanoseconds (must be >= 0)."""
+    """``builtin_interfaces/msg/Time`` for a timestamp in nanoseconds (must be >= 0, else StreamError)."""
     stamp_ns = int(stamp_ns)
     if stamp_ns < 0:
-        raise ValueError(f"stamp_ns must be >= 0, got {stamp_ns}")
+        raise StreamError(f"stamp_ns must be >= 0, got {stamp_ns}")
     return typestore.types["builtin_interfaces/msg/Time"](sec=stamp_ns // _NS_PER_S, nanosec=stamp_ns % _NS_PER_S)
 
 
-def _header(typestore: Any, stamp_ns: int, frame_id: str) -> Any:
+def header_msg(typestore: Any, stamp_ns: int, frame_id: str) -> Any:
     return typestore.types["std_msgs/msg/Header"](stamp=time_msg(typestore, stamp_ns), frame_id=frame_id)
 
 
@@ -171,81 +159,46 @@ def skeleton_frame_msg(
 ) -> Any:
     """A ``harnets/msg/SkeletonFrame``: one BVH MOTION line (values cast to float32, BVH order).
 
+    Fields from ``harnets_core.formats.messages.skeleton_frame_fields`` (as the skeleton streamer's).
+
     Raises:
-        ValueError: the lengths of joint_names/channel_counts/channel_types/values disagree.
+        StreamError: the lengths of joint_names/channel_counts/channel_types/values disagree.
     """
-    counts = np.asarray(channel_counts, dtype=np.uint8)
-    vals = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
-    if len(joint_names) != counts.size:
-        raise ValueError(f"{len(joint_names)} joint names but {counts.size} channel counts")
-    if int(counts.sum()) != len(channel_types) or vals.size != len(channel_types):
-        raise ValueError(
-            f"channel counts sum to {int(counts.sum())}, {len(channel_types)} channel types, {vals.size} values"
-        )
+    layout = SkeletonFrameLayout(tuple(joint_names), np.asarray(channel_counts), tuple(channel_types))
     return typestore.types[SKELETON_FRAME_TYPE](
-        header=_header(typestore, stamp_ns, frame_id),
-        frame_index=int(frame_index),
-        frame_time_s=float(frame_time_s),
-        joint_names=list(joint_names),
-        channel_counts=counts,
-        channel_types=list(channel_types),
-        values=vals,
+        header=header_msg(typestore, stamp_ns, frame_id),
+        **skeleton_frame_fields(layout, values, frame_index, frame_time_s),
     )
 
 
 def image_msg(
     stamp_ns: int, frame_id: str, rgb: np.ndarray, encoding: str = "rgb8", *, typestore: Any = None
 ) -> Any:
-    """A ``sensor_msgs/msg/Image`` from an RGB frame.
+    """A ``sensor_msgs/msg/Image`` from an RGB frame (fields from ``messages.image_fields``).
 
     Args:
         rgb: (H, W, 3) uint8 in RGB order; (H, W) uint8 for ``mono8``.
         encoding: ``rgb8`` (stored as given), ``bgr8`` (channels reversed) or ``mono8``.
+
+    Raises:
+        StreamError: not uint8, a shape that does not fit the encoding, another encoding.
     """
     typestore = typestore or make_typestore()
-    img = np.asarray(rgb)
-    if img.dtype != np.uint8:
-        raise ValueError(f"image must be uint8, got {img.dtype}")
-    if encoding in ("rgb8", "bgr8"):
-        if img.ndim != 3 or img.shape[2] != 3:
-            raise ValueError(f"{encoding} image must be (H, W, 3), got {img.shape}")
-        if encoding == "bgr8":
-            img = img[..., ::-1]
-        channels = 3
-    elif encoding == "mono8":
-        if img.ndim != 2:
-            raise ValueError(f"mono8 image must be (H, W), got {img.shape}")
-        channels = 1
-    else:
-        raise ValueError(f"unsupported encoding {encoding!r} (rgb8, bgr8, mono8)")
-    height, width = img.shape[:2]
-    return typestore.types[IMAGE_TYPE](
-        header=_header(typestore, stamp_ns, frame_id),
-        height=height,
-        width=width,
-        encoding=encoding,
-        is_bigendian=0,
-        step=width * channels,
-        data=np.ascontiguousarray(img).reshape(-1),
-    )
+    return typestore.types[IMAGE_TYPE](header=header_msg(typestore, stamp_ns, frame_id), **image_fields(rgb, encoding))
 
 
 def compressed_image_msg(
     stamp_ns: int, frame_id: str, rgb: np.ndarray, quality: int = 90, *, typestore: Any = None
 ) -> Any:
-    """A ``sensor_msgs/msg/CompressedImage`` (format ``rgb8; jpeg compressed bgr8``) from (H, W, 3) uint8 RGB."""
+    """A ``sensor_msgs/msg/CompressedImage`` (format ``rgb8; jpeg compressed bgr8``) from (H, W, 3) uint8 RGB
+    (fields from ``messages.compressed_image_fields``).
+
+    Raises:
+        StreamError: not (H, W, 3) uint8.
+    """
     typestore = typestore or make_typestore()
-    img = np.asarray(rgb)
-    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"image must be (H, W, 3) uint8, got {img.shape} {img.dtype}")
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:  # pragma: no cover - cv2 only fails on invalid input
-        raise ValueError("JPEG encoding failed")
     return typestore.types[COMPRESSED_IMAGE_TYPE](
-        header=_header(typestore, stamp_ns, frame_id),
-        # image_transport's compressed format string: original encoding; codec + what it holds
-        format="rgb8; jpeg compressed bgr8",
-        data=buf.reshape(-1),
+        header=header_msg(typestore, stamp_ns, frame_id), **compressed_image_fields(rgb, quality)
     )
 
 
@@ -268,14 +221,14 @@ def activity_msg(
     """A ``harnets/msg/Activity`` with every field of Activity.msg (times in nanoseconds).
 
     Raises:
-        ValueError: class_names, class_ids and probabilities differ in length.
+        StreamError: class_names, class_ids and probabilities differ in length.
     """
     ids = np.asarray(class_ids, dtype=np.int32).reshape(-1)
     probs = np.asarray(probabilities, dtype=np.float32).reshape(-1)
     if not (len(class_names) == ids.size == probs.size):
-        raise ValueError(f"{len(class_names)} class names, {ids.size} class ids, {probs.size} probabilities")
+        raise StreamError(f"{len(class_names)} class names, {ids.size} class ids, {probs.size} probabilities")
     return typestore.types[ACTIVITY_TYPE](
-        header=_header(typestore, stamp_ns, frame_id),
+        header=header_msg(typestore, stamp_ns, frame_id),
         window_start=time_msg(typestore, window_start_ns),
         source=source,
         model_id=model_id,
@@ -304,6 +257,9 @@ class BagWriter:
         self.path = Path(path)
         if self.path.exists():
             raise BagError(f"{self.path}: exists already, not overwriting")
+        if self.path.suffix.lower() == ".bag":
+            raise BagError(f"{self.path}: a rosbag2 folder named *.bag is read back as a ROS 1 bag; choose a name "
+                           "without the .bag suffix")
         self.storage = storage
         self.typestore = typestore or make_typestore()
         self._writer = Writer(self.path, version=BAG_VERSION, storage_plugin=_STORAGES[storage])
@@ -362,179 +318,6 @@ class BagWriter:
 
 
 # ------------------------------------------------------------------------------------ session bags
-def default_topics(image_format: str = "raw") -> dict[str, str]:
-    """Topic names of a session bag: skeleton, image (``.../compressed`` for compressed), ground_truth."""
-    image = "/camera/image_raw/compressed" if image_format == "compressed" else "/camera/image_raw"
-    return {"skeleton": "/harnets/skeleton", "image": image, "ground_truth": "/harnets/ground_truth"}
-
-
-@dataclass(frozen=True)
-class _GtSpan:
-    start_s: float
-    end_s: float
-    class_id: int
-    class_name: str
-
-
-def _gt_spans(segments: Iterable[Any], frame_time_s: float) -> list[_GtSpan]:
-    spans = [
-        _GtSpan(s.bvh_start_frame * frame_time_s, (s.bvh_end_frame + 1) * frame_time_s, int(s.class_id), s.class_name)
-        for s in segments
-    ]
-    return sorted(spans, key=lambda s: s.start_s)
-
-
-def _gt_times(spans: Sequence[_GtSpan], t0_s: float, t1_s: float, rate_hz: float) -> list[float]:
-    times = {t0_s}
-    if rate_hz > 0:
-        n = int(np.ceil((t1_s - t0_s) * rate_hz - 1e-9))
-        times.update(t0_s + k / rate_hz for k in range(n))
-    for s in spans:
-        times.update(t for t in (s.start_s, s.end_s) if t0_s <= t < t1_s)
-    return sorted(t for t in times if t < t1_s)
-
-
-def _label_at(spans: Sequence[_GtSpan], t_s: float) -> tuple[_GtSpan | None, float]:
-    """The span covering ``t_s`` (latest start wins) and when the current label/gap began."""
-    active = [s for s in spans if s.start_s <= t_s < s.end_s]
-    if active:
-        span = max(active, key=lambda s: s.start_s)
-        return span, span.start_s
-    ended = [s.end_s for s in spans if s.end_s <= t_s]
-    return None, max(ended, default=0.0)
-
-
-def write_session_bag(
-    out_path: str | Path,
-    *,
-    clip: Any,
-    segments: Sequence[Any] = (),
-    video_path: str | Path | None = None,
-    view: str = "full",
-    start_time_ns: int = 0,
-    storage: str = "mcap",
-    image_format: str = "compressed",
-    jpeg_quality: int = 90,
-    topics: Mapping[str, str] | None = None,
-    class_names: Sequence[str],
-    start_s: float = 0.0,
-    end_s: float | None = None,
-    ground_truth_rate_hz: float = 10.0,
-    skeleton_frame_id: str = "mocap",
-    camera_frame_id: str = "camera",
-) -> dict[str, int]:
-    """Write one InHARD session (or a time range of it) as a rosbag2 a robot cell could have recorded.
-
-    Args:
-        out_path: bag folder to create (must not exist).
-        clip: a ``harnets_core.formats.bvh.BvhClip`` (``.skeleton.joints`` with ``name/channels/is_end_site``,
-            ``.frame_time_s``, ``.motion`` (F, C)); frame ``i`` is at session time ``i * frame_time_s``.
-        segments: ``harnets_core.datasets.inhard.Segment``s of this session (``class_id``, ``class_name``,
-            ``bvh_start_frame``, ``bvh_end_frame`` inclusive) for the ground-truth stream; empty: none.
-        video_path: the session's mosaic video; None: no images. Its frame rate is read from the
-            file (``harnets_core.formats.video.probe_video``); video frame ``k`` is at ``k / fps``.
-        view: ``"full"`` (default: the whole mosaic, as a camera driver would publish it; the
-            recognition node crops) or one view of ``harnets_core.formats.video.VIEWS``.
-        start_time_ns: bag time of session time 0, in nanoseconds.
-        storage: ``mcap`` or ``sqlite3``.
-        image_format: ``compressed`` (JPEG CompressedImage, default: a raw full-HD mosaic is about
-            6 MB a frame) or ``raw`` (rgb8 Image).
-        topics: overrides of ``default_topics(image_format)`` (keys skeleton, image, ground_truth).
-        class_names: names by class id for the ground-truth probability vector (InHARD: its 14 meta-actions).
-        start_s, end_s: session time range written, in seconds (end exclusive; None: to the end).
-        ground_truth_rate_hz: periodic ground-truth rate (0: only at changes).
-
-    Returns:
-        Messages written per topic.
-    """
-    if image_format not in ("raw", "compressed"):
-        raise BagError(f"{out_path}: unknown image_format {image_format!r} (raw, compressed)")
-    unknown = set(topics or {}) - {"skeleton", "image", "ground_truth"}
-    if unknown:
-        raise BagError(f"{out_path}: unknown topic keys {sorted(unknown)} (skeleton, image, ground_truth)")
-    names = {**default_topics(image_format), **(topics or {})}
-    class_names = list(class_names)
-    class_ids = np.arange(len(class_names), dtype=np.int32)
-
-    typestore = make_typestore()
-    frame_time_s = float(clip.frame_time_s)
-    joints = [j for j in clip.skeleton.joints if not j.is_end_site]
-    joint_names = [j.name for j in joints]
-    channel_counts = np.array([len(j.channels) for j in joints], dtype=np.uint8)
-    channel_types = [c for j in joints for c in j.channels]
-    motion = np.ascontiguousarray(clip.motion, dtype=np.float32)  # (F, C)
-    if motion.ndim != 2 or motion.shape[1] != len(channel_types):
-        raise BagError(f"{out_path}: motion {motion.shape} does not match {len(channel_types)} channels")
-    n_frames = motion.shape[0]
-    first = max(0, int(np.ceil(start_s / frame_time_s - 1e-9)))
-    last = n_frames if end_s is None else min(n_frames, int(np.ceil(end_s / frame_time_s - 1e-9)))
-    session_end_s = n_frames * frame_time_s if end_s is None else end_s
-
-    def stamp(t_s: float) -> int:
-        return int(start_time_ns) + int(round(t_s * _NS_PER_S))
-
-    # Each stream yields (stamp_ns, order, topic, build) lazily; heapq.merge keeps the bag in time order.
-    def skeleton_stream() -> Iterator[tuple[int, int, str, Any]]:
-        for i in range(first, last):
-            t_ns = stamp(i * frame_time_s)
-            yield t_ns, 0, names["skeleton"], lambda i=i, t_ns=t_ns: skeleton_frame_msg(
-                typestore, t_ns, i, frame_time_s, joint_names, channel_counts, channel_types, motion[i],
-                frame_id=skeleton_frame_id,
-            )
-
-    def image_stream() -> Iterator[tuple[int, int, str, Any]]:
-        if video_path is None:
-            return
-        path = Path(video_path)
-        info = probe_video(path)
-        k0 = max(0, int(np.ceil(start_s * info.fps - 1e-9)))
-        k1 = info.n_frames if end_s is None else min(info.n_frames, int(np.ceil(end_s * info.fps - 1e-9)))
-        if k1 <= k0:
-            return
-        frames = iter_frames(path, k0, k1, view=view, size_hw=None, info=info)
-        for k, rgb in zip(range(k0, k1), frames):
-            t_ns = stamp(k / info.fps)
-            if image_format == "raw":
-                yield t_ns, 1, names["image"], lambda t_ns=t_ns, rgb=rgb: image_msg(
-                    t_ns, camera_frame_id, rgb, typestore=typestore
-                )
-            else:
-                yield t_ns, 1, names["image"], lambda t_ns=t_ns, rgb=rgb: compressed_image_msg(
-                    t_ns, camera_frame_id, rgb, jpeg_quality, typestore=typestore
-                )
-
-    spans = _gt_spans(segments, frame_time_s)
-
-    def gt_stream() -> Iterator[tuple[int, int, str, Any]]:
-        if not spans:
-            return
-        for t_s in _gt_times(spans, start_s, session_end_s, ground_truth_rate_hz):
-            span, began_s = _label_at(spans, t_s)
-            t_ns = stamp(t_s)
-            if span is None:
-                fields = dict(label="", class_id=-1, confidence=0.0, probabilities=np.zeros(len(class_names)))
-            else:
-                probs = (class_ids == span.class_id).astype(np.float32)
-                fields = dict(label=span.class_name, class_id=span.class_id, confidence=1.0, probabilities=probs)
-            yield t_ns, 2, names["ground_truth"], lambda t_ns=t_ns, began_s=began_s, fields=fields: activity_msg(
-                typestore, t_ns, window_start_ns=stamp(max(began_s, start_s)), source="ground_truth",
-                class_names=class_names, class_ids=class_ids, frame_id="inhard", **fields,
-            )
-
-    counts = {names["skeleton"]: 0}
-    with BagWriter(out_path, storage=storage, typestore=typestore) as bag:
-        bag.add_topic(names["skeleton"], SKELETON_FRAME_TYPE)
-        if video_path is not None:
-            bag.add_topic(names["image"], IMAGE_TYPE if image_format == "raw" else COMPRESSED_IMAGE_TYPE)
-            counts[names["image"]] = 0
-        if spans:
-            bag.add_topic(names["ground_truth"], ACTIVITY_TYPE)
-            counts[names["ground_truth"]] = 0
-        merged = heapq.merge(skeleton_stream(), image_stream(), gt_stream(), key=lambda item: item[:2])
-        for t_ns, _order, topic, build in merged:
-            bag.write(topic, t_ns, build())
-            counts[topic] += 1
-    return counts
 
 
 # ------------------------------------------------------------------------------------------- reader
@@ -557,6 +340,8 @@ class TopicSummary(NamedTuple):
 def _open_reader(path: Path) -> AnyReader:
     if not path.exists():
         raise BagError(f"{path}: bag not found")
+    if path.is_dir() and path.suffix.lower() == ".bag":
+        raise BagError(f"{path}: a rosbag2 folder named *.bag is taken for a ROS 1 bag; rename it without the .bag suffix")
     reader = AnyReader([path], default_typestore=make_typestore())
     try:
         reader.open()
@@ -610,66 +395,5 @@ def read_bag(path: str | Path, topics: Iterable[str] | None = None) -> Iterator[
 
 
 # ------------------------------------------------------------------------------------------- images
-_CHANNELS = {"rgb8": 3, "bgr8": 3, "mono8": 1}
 
 
-def _as_uint8(data: Any) -> np.ndarray:
-    if isinstance(data, np.ndarray):
-        return data.reshape(-1).view(np.uint8) if data.dtype.itemsize == 1 else data.astype(np.uint8).reshape(-1)
-    try:
-        return np.frombuffer(memoryview(data), dtype=np.uint8)
-    except TypeError:
-        return np.asarray(data, dtype=np.uint8).reshape(-1)
-
-
-def image_to_numpy(msg: Any, *, to_rgb: bool = True, topic: str = "", limits: ImageLimits | None = None) -> np.ndarray:
-    """Pixels of a ``sensor_msgs`` Image or CompressedImage (rosbags or rclpy message: duck-typed).
-
-    Image (fields height, width, encoding, step, data): ``rgb8``, ``bgr8``, ``mono8``; a zero-copy
-    view of ``data`` (read-only when data is bytes; rows may be padded, ``step >= width * channels``).
-    CompressedImage (fields format, data): decoded with ``cv2.imdecode``.
-
-    Returns:
-        ``to_rgb=True``: (H, W, 3) uint8 RGB (bgr8 as a channel-reversed view, mono8 repeated: a copy).
-        ``to_rgb=False``: the message's own layout, (H, W, 3) for rgb8/bgr8, (H, W) for mono8;
-        compressed images come back BGR as OpenCV decodes them.
-
-    ``limits`` (optional): the size and byte limits, checked from the header (for compressed
-    images, the PNG/JPEG header) before any pixel is decoded.
-
-    Raises:
-        StreamError: another encoding, data size/step not matching height and width, or an
-            image outside ``limits``.
-    """
-    where = f"topic {topic}: " if topic else ""
-    if limits is not None:
-        check_image(msg, limits, where)
-    if not hasattr(msg, "encoding") and hasattr(msg, "format"):
-        buf = _as_uint8(msg.data)
-        img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
-        if img is None:
-            raise StreamError(f"{where}cannot decode compressed image (format {msg.format!r}, {buf.size} bytes)")
-        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB) if to_rgb else img
-    encoding = str(msg.encoding)
-    if encoding not in _CHANNELS:
-        raise StreamError(f"{where}unsupported image encoding {encoding!r} (supported: rgb8, bgr8, mono8)")
-    channels = _CHANNELS[encoding]
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    if height <= 0 or width <= 0:
-        raise StreamError(f"{where}{encoding} image has size {width}x{height}")
-    if step < width * channels:
-        raise StreamError(f"{where}{encoding} image step {step} < width {width} * {channels} channels")
-    data = _as_uint8(msg.data)
-    if data.size != step * height:
-        raise StreamError(
-            f"{where}{encoding} image data has {data.size} bytes, "
-            f"expected step {step} * height {height} = {step * height}"
-        )
-    rows = data.reshape(height, step)[:, : width * channels]
-    if channels == 1:
-        img = rows  # (H, W)
-        return np.repeat(img[:, :, None], 3, axis=2) if to_rgb else img
-    img = rows.reshape(height, width, 3)  # (H, W, 3), a view
-    if to_rgb and encoding == "bgr8":
-        return img[..., ::-1]
-    return img

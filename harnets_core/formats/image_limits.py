@@ -16,7 +16,7 @@ import numpy as np
 
 from harnets_core.errors import StreamError
 
-__all__ = ["ImageLimits", "compressed_size_hw", "check_image"]
+__all__ = ["bytes_view", "ImageLimits", "compressed_size_hw", "check_image"]
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # JPEG start-of-frame markers carry the size: SOF0..SOF15 except DHT (C4), JPG (C8), DAC (CC).
@@ -33,7 +33,7 @@ class ImageLimits:
     max_message_bytes: int = 64 * 1024 * 1024
 
 
-def _bytes_view(data: Any) -> np.ndarray:
+def bytes_view(data: Any) -> np.ndarray:
     """A uint8 view of message data (bytes, array.array, numpy array or a list of ints)."""
     if isinstance(data, np.ndarray):
         return data.reshape(-1).view(np.uint8) if data.dtype.itemsize == 1 else data.astype(np.uint8).reshape(-1)
@@ -49,7 +49,7 @@ def compressed_size_hw(data: Any, where: str = "") -> tuple[int, int]:
     Raises:
         StreamError: neither a PNG nor a JPEG, or a header cut short.
     """
-    data = _bytes_view(data)
+    data = bytes_view(data)
     buf = data[:64].tobytes()
     if buf.startswith(_PNG_SIGNATURE):
         if len(buf) < 24 or buf[12:16] != b"IHDR":

@@ -19,11 +19,8 @@ still shows the arms and the tools. Pass ``size_hw=(300, 500)`` to reproduce HAR
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +32,9 @@ from harnets_core.errors import ConfigError, VideoError
 
 __all__ = [
     "frame_stamps_ns",
+    "check_video_file",
+    "check_view",
+    "check_frame_range",
     "VIEWS",
     "MOSAIC_LAYOUT",
     "DEFAULT_VIEW_SIZE_HW",
@@ -53,7 +53,6 @@ __all__ = [
     "read_frames",
     "read_frames_at",
     "write_video",
-    "FrameCache",
 ]
 
 VIEWS: tuple[str, ...] = ("top", "left", "right", "skeleton", "full")
@@ -116,7 +115,7 @@ class VideoInfo:
                    int(d["height"]))
 
 
-def _check_file(path: Path) -> None:
+def check_video_file(path: Path) -> None:
     if not path.exists():
         raise VideoError(f"{path}: video file not found")
     if not path.is_file():
@@ -127,7 +126,7 @@ def _check_file(path: Path) -> None:
 
 def _open(path: Path) -> cv2.VideoCapture:
     """Open ``path`` with OpenCV's FFmpeg backend; VideoError when it is not a video."""
-    _check_file(path)
+    check_video_file(path)
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()
@@ -219,7 +218,7 @@ def probe_video(path: str | Path, *, exact: bool = False) -> VideoInfo:
 
 
 # ----------------------------------------------------------------------------- frames
-def _check_view(view: str) -> None:
+def check_view(view: str) -> None:
     if view not in VIEWS:
         raise ConfigError(f"video view {view!r}: use one of {', '.join(VIEWS)}")
 
@@ -230,7 +229,7 @@ def crop_view(frame: np.ndarray, view: str) -> np.ndarray:
     Quadrants are ``H // 2`` x ``W // 2`` (an odd last row/column is dropped); ``"full"``
     returns ``frame`` itself.
     """
-    _check_view(view)
+    check_view(view)
     if view == "full":
         return frame
     h, w = frame.shape[0] // 2, frame.shape[1] // 2
@@ -318,7 +317,7 @@ def frame_indices(
     return np.arange(start_frame, end_frame, stride, dtype=np.int64)
 
 
-def _check_range(path: Path, start: int, end: int, n_frames: int) -> None:
+def check_frame_range(path: Path, start: int, end: int, n_frames: int) -> None:
     if not 0 <= start < end <= n_frames:
         raise VideoError(
             f"{path}: frame range [{start}, {end}) is outside the video (frames 0 to {n_frames - 1})"
@@ -371,10 +370,10 @@ def iter_frames(
     """Yield RGB frames ``(H, W, 3) uint8`` of ``[start_frame, end_frame)`` one at a time
     (memory stays flat over a long session). Arguments as :func:`read_frames`."""
     path = Path(path)
-    _check_view(view)
+    check_view(view)
     info = info or probe_video(path)
     end = info.n_frames if end_frame is None else int(end_frame)
-    _check_range(path, int(start_frame), end, info.n_frames)
+    check_frame_range(path, int(start_frame), end, info.n_frames)
     wanted = frame_indices(int(start_frame), end, stride=stride, sequence_length=sequence_length)
     cap = _open(path)
     try:
@@ -418,12 +417,12 @@ def read_frames_at(
     """The frames at ``indices`` (any order, repeats allowed), decoded in one forward pass.
     Returns RGB ``uint8 (len(indices), H, W, 3)`` in the order of ``indices``."""
     path = Path(path)
-    _check_view(view)
+    check_view(view)
     idx = np.asarray(list(indices), dtype=np.int64)
     if idx.size == 0:
         raise ConfigError(f"{path}: read_frames_at needs at least one index")
     info = info or probe_video(path)
-    _check_range(path, int(idx.min()), int(idx.max()) + 1, info.n_frames)
+    check_frame_range(path, int(idx.min()), int(idx.max()) + 1, info.n_frames)
     order = np.argsort(idx, kind="stable")
     cap = _open(path)
     try:
@@ -492,182 +491,5 @@ def write_video(
 
 
 # ----------------------------------------------------------------------------- cache
-_CACHE_FORMAT = 1
-_FINGERPRINT_BYTES = 1 << 16
 
 
-def _fingerprint(path: Path) -> dict[str, Any]:
-    """Size, mtime and a hash of the first and last 64 KiB: changes when the file does."""
-    st = path.stat()
-    h = hashlib.sha1()
-    with path.open("rb") as f:
-        h.update(f.read(_FINGERPRINT_BYTES))
-        if st.st_size > _FINGERPRINT_BYTES:
-            f.seek(max(_FINGERPRINT_BYTES, st.st_size - _FINGERPRINT_BYTES))
-            h.update(f.read())
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha1_ends": h.hexdigest()}
-
-
-def _safe(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:60]
-
-
-class FrameCache:
-    """On-disk cache of decoded, resized frames and of any per-video array (keypoints, ...).
-
-    One ``.npy`` (+ a ``.json`` sidecar) per (source file, name, settings) under ``root``;
-    the key is a SHA-256 of the file's resolved path, the name and the settings. The sidecar
-    records the source's size, mtime and a hash of its first/last 64 KiB: when the video
-    changes the entry is stale, is recomputed and counted in ``stale``. Arrays are written
-    to a temporary file and renamed into place (safe with several DataLoader workers) and
-    read back memory-mapped (``np.load(mmap_mode="r", allow_pickle=False)``), so later
-    epochs never decode video again and never hold a whole session in memory.
-
-    Counters ``hits``, ``misses`` and ``stale`` count lookups.
-    """
-
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.hits = 0
-        self.misses = 0
-        self.stale = 0
-
-    def __repr__(self) -> str:
-        return f"FrameCache({str(self.root)!r}, hits={self.hits}, misses={self.misses}, stale={self.stale})"
-
-    # -- keys and metadata
-    def _paths(self, source: Path, name: str, settings: dict[str, Any]) -> tuple[Path, Path, dict]:
-        key = {"format": _CACHE_FORMAT, "source": str(source.resolve()), "name": name,
-               "settings": settings}
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-        stem = f"{_safe(source.stem)}-{_safe(name)}-{digest}"
-        return self.root / f"{stem}.npy", self.root / f"{stem}.json", key
-
-    def _valid_meta(self, source: Path, meta_path: Path) -> dict[str, Any] | None:
-        """The sidecar if it exists and matches the source file now, else None."""
-        if not meta_path.exists():
-            return None
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError):
-            return None
-        _check_file(source)
-        if meta.get("fingerprint") != _fingerprint(source):
-            self.stale += 1
-            return None
-        return meta
-
-    def _write_meta(self, meta_path: Path, meta: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(meta, f, sort_keys=True)
-        os.replace(tmp, meta_path)
-
-    def _load(self, npy: Path) -> np.ndarray:
-        try:
-            return np.load(npy, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise VideoError(f"{npy}: unreadable cache entry ({err}); delete it") from err
-
-    def _lookup(self, source: Path, name: str, settings: dict[str, Any]):
-        npy, meta_path, key = self._paths(source, name, settings)
-        meta = self._valid_meta(source, meta_path)
-        if meta is not None and npy.exists():
-            self.hits += 1
-            return npy, meta_path, key, meta
-        self.misses += 1
-        return npy, meta_path, key, None
-
-    # -- generic arrays
-    def array(
-        self, name: str, source: str | Path, compute: Callable[[], np.ndarray],
-        *, settings: dict[str, Any] | None = None,
-    ) -> np.ndarray:
-        """The array ``compute()`` returns for ``source`` under ``name`` and JSON-able
-        ``settings``, computed once and then loaded (read-only, memory-mapped) from disk.
-        Object arrays are refused (no pickles)."""
-        source = Path(source)
-        _check_file(source)
-        settings = dict(settings or {})
-        npy, meta_path, key, meta = self._lookup(source, name, settings)
-        if meta is not None:
-            return self._load(npy)
-        fingerprint = _fingerprint(source)
-        arr = np.asarray(compute())
-        if arr.dtype == object:
-            raise ConfigError(f"cache entry {name!r} of {source}: object arrays cannot be cached")
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".npy")
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, arr, allow_pickle=False)
-        os.replace(tmp, npy)
-        self._write_meta(meta_path, {**key, "fingerprint": fingerprint,
-                                     "shape": list(arr.shape), "dtype": str(arr.dtype)})
-        return self._load(npy)
-
-    # -- videos
-    def video_info(self, video: str | Path) -> VideoInfo:
-        """:func:`probe_video` of ``video``, remembered in the cache (exact frame count)."""
-        video = Path(video)
-        _, meta_path, key = self._paths(video, "info", {})
-        meta = self._valid_meta(video, meta_path)
-        if meta is not None:
-            return VideoInfo.from_dict(meta["info"])
-        info = probe_video(video)
-        self._write_meta(meta_path, {**key, "fingerprint": _fingerprint(video), "info": info.to_dict()})
-        return info
-
-    def frames(
-        self, video: str | Path, *, view: str = "full",
-        size_hw: tuple[int, int] | None = DEFAULT_VIEW_SIZE_HW,
-    ) -> np.ndarray:
-        """Every frame of ``video`` for ``view`` at ``size_hw``: RGB ``uint8 (N, H, W, 3)``,
-        read-only and memory-mapped. The first call decodes the whole video once, streaming
-        into the cache file (memory stays flat)."""
-        video = Path(video)
-        _check_view(view)
-        settings = {"view": view, "size_hw": None if size_hw is None else list(map(int, size_hw))}
-        npy, meta_path, key, meta = self._lookup(video, "frames", settings)
-        if meta is not None:
-            return self._load(npy)
-        fingerprint = _fingerprint(video)
-        info = probe_video(video)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".npy")
-        os.close(fd)
-        shape: tuple[int, ...] = ()
-        try:
-            out = None
-            for i, frame in enumerate(iter_frames(video, view=view, size_hw=size_hw, info=info)):
-                if out is None:
-                    shape = (info.n_frames,) + frame.shape  # (N, H, W, 3)
-                    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-                out[i] = frame
-            assert out is not None  # probe_video guarantees n_frames >= 1
-            out.flush()
-            del out
-            os.replace(tmp, npy)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-        self._write_meta(meta_path, {**key, "fingerprint": fingerprint, "info": info.to_dict(),
-                                     "shape": list(shape), "dtype": "uint8"})
-        return self._load(npy)
-
-    def read_frames(
-        self,
-        video: str | Path,
-        start_frame: int = 0,
-        end_frame: int | None = None,
-        *,
-        view: str = "full",
-        size_hw: tuple[int, int] | None = DEFAULT_VIEW_SIZE_HW,
-        stride: int = 1,
-        sequence_length: int | None = None,
-    ) -> np.ndarray:
-        """Like :func:`read_frames` (same arguments, same result) but from the cache: an
-        in-memory ``uint8 (N, H, W, 3)`` copy of the selected frames."""
-        video = Path(video)
-        allf = self.frames(video, view=view, size_hw=size_hw)
-        end = allf.shape[0] if end_frame is None else int(end_frame)
-        _check_range(video, int(start_frame), end, allf.shape[0])
-        idx = frame_indices(int(start_frame), end, stride=stride, sequence_length=sequence_length)
-        return np.ascontiguousarray(allf[idx])

@@ -6,7 +6,7 @@ and as the temporal head of the RGB CNN-LSTM.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 import torch

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple, Sequence
 
-import numpy as np
 import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save

@@ -4,33 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-import cv2
 import numpy as np
 
 from harnets_core.formats.video import VideoInfo, frame_stamps_ns, iter_frames, probe_video, write_video
+from harnets_core.visualization.annotate import draw_label
 
 __all__ = ["render_predictions_video"]
 
-_BANNER_RGB = (20, 20, 20)
-_TEXT_RGB = (255, 255, 255)
-_BAR_RGB = (60, 200, 90)
 _WAIT_TEXT = "(filling the first window)"
-
-
-def _draw_label(frame: np.ndarray, text: str, confidence: float | None) -> np.ndarray:
-    """Draw a dark banner on top of ``frame (H, W, 3) uint8`` (RGB, in place) with ``text``
-    and, under it, a bar as long as ``confidence`` (0..1) of the width."""
-    h, w = frame.shape[:2]
-    banner_h = max(14, h // 10)
-    cv2.rectangle(frame, (0, 0), (w - 1, banner_h), _BANNER_RGB, -1)
-    scale = max(0.3, banner_h / 32.0)
-    thickness = 1 if scale < 0.8 else 2
-    cv2.putText(frame, text, (4, int(banner_h * 0.72)), cv2.FONT_HERSHEY_SIMPLEX, scale, _TEXT_RGB,
-                thickness, cv2.LINE_AA)
-    if confidence is not None:
-        bar_h = max(2, banner_h // 6)
-        cv2.rectangle(frame, (0, banner_h), (int(round(confidence * (w - 1))), banner_h + bar_h), _BAR_RGB, -1)
-    return frame
 
 
 def render_predictions_video(
@@ -63,14 +44,14 @@ def render_predictions_video(
             if frame.shape[0] % 2 or frame.shape[1] % 2:
                 frame = np.pad(frame, ((0, frame.shape[0] % 2), (0, frame.shape[1] % 2), (0, 0)), mode="edge")
             if clip is not None:
-                _draw_label(frame, f"{clip[0]} {clip[1]:.2f}", float(clip[1]))
+                draw_label(frame, f"{clip[0]} {clip[1]:.2f}", float(clip[1]))
             else:
                 i = int(np.searchsorted(pred_stamps, stamps[k], side="right")) - 1
                 if i < 0:
-                    _draw_label(frame, _WAIT_TEXT, None)
+                    draw_label(frame, _WAIT_TEXT, None)
                 else:
                     p = predictions[i]
-                    _draw_label(frame, f"{p.label} {p.confidence:.2f}", float(p.confidence))
+                    draw_label(frame, f"{p.label} {p.confidence:.2f}", float(p.confidence))
             yield frame
 
     return write_video(out_path, frames(), float(fps or info.fps))

@@ -13,7 +13,7 @@ from harnets_core.datasets.selection import DataSelection, WindowSet, select_dat
 from harnets_core.errors import ConfigError
 from harnets_core.evaluation.metrics import baselines, compute_metrics, write_report
 from harnets_core.features.pipeline import FramePipeline, pipeline_from_meta
-from harnets_core.formats.video import FrameCache
+from harnets_core.formats.frame_cache import FrameCache
 from harnets_core.models.modelfile import LoadedModel, load_model, model_id
 from harnets_core.runs.predict import predict_probs
 

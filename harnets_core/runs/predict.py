@@ -64,7 +64,8 @@ def predict_timeline(model_path: str | Path, clip: BvhClip, *, hop_s: float | No
     """Predictions over a full session, by the same streaming recognizer the nodes use
     (frame i stamped i * frame_time_s)."""
     recognizer = load_recognizer(model_path, modality="skeleton", hop_s=hop_s, max_gap_s=10.0)
-    recognizer.check_layout(clip.skeleton.joint_names, [c.split(".", 1)[1] for c in clip.skeleton.channel_names], where=str(clip.path))
+    recognizer.check_layout(clip.skeleton.joint_names, [c.split(".", 1)[1] for c in clip.skeleton.channel_names], where=str(clip.path),
+                            channel_counts=[len(j.channels) for j in clip.skeleton.joints if not j.is_end_site])
     out = []
     step_ns = clip.frame_time_s * 1e9
     for i, values in enumerate(clip.motion.astype(np.float32)):

@@ -17,7 +17,7 @@ from harnets_core.features.keypoints import extractor_from_settings
 from harnets_core.features.pipeline import FramePipeline, SkeletonPipeline, skeleton_meta
 from harnets_core.features.skeleton import Normalizer
 from harnets_core.formats.bvh import read_bvh
-from harnets_core.formats.video import FrameCache
+from harnets_core.formats.frame_cache import FrameCache
 from harnets_core.models import CNNLSTM, CNNLSTMConfig, LSTMClassifier, LSTMConfig
 from harnets_core.models.modelfile import model_meta, window_meta
 from harnets_core.streaming.segmentation import fit_timeline_meta

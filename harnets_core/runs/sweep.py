@@ -8,7 +8,13 @@ with its own folder, model file and report.
 Modalities and the original's row names: skeleton -> ``IMU-SA`` / ``IMU-LA`` (HARNets' "IMU"
 is the Perception Neuron suit, i.e. the BVH skeleton); rgb (CNN-LSTM, runs.prepare.prepare_rgb) ->
 ``RGB-SP-SA`` / ``RGB-SP-LA`` for the top view and ``RGB-SA`` / ``RGB-LA`` for a side view
-(left or right), see :data:`harnets_core.runs.options.RGB_SCENARIOS`.
+(left or right), see :data:`harnets_core.runs.options.RGB_SCENARIOS`; ``RGB-FULL-SA`` /
+``RGB-FULL-LA`` for the whole frame (the default on your own ``classes`` / ``sessions`` layouts,
+whose videos are single camera views; the original table has no such row).
+
+Your own layouts sweep the same way: the split is theirs (train/ and test/ folders, or
+recordings kept apart), SA and LA split their clips / label rows by duration at ``--sa-threshold-s``,
+and every cell's model carries the dataset's class names.
 
 Windows are built once per scenario; every cell then seeds torch (``SweepGrid.seed``) and builds a
 fresh model with its number of layers, so a cell's result does not depend on the grid around it.
@@ -45,7 +51,7 @@ SIDE_VIEWS: tuple[str, ...] = ("left", "right")
 
 def row_name(modality: str, scenario: str, view: str | None = None) -> str:
     """The original table's row name: ``IMU-SA`` (skeleton), ``RGB-SP-SA`` (rgb, top view),
-    ``RGB-SA`` (rgb, side view: left or right)."""
+    ``RGB-SA`` (rgb, side view: left or right), ``RGB-FULL-SA`` (rgb, the whole frame)."""
     if modality == "skeleton":
         return f"IMU-{scenario}"
     if modality == "rgb":
@@ -53,7 +59,9 @@ def row_name(modality: str, scenario: str, view: str | None = None) -> str:
             return f"RGB-SP-{scenario}"
         if view in SIDE_VIEWS:
             return f"RGB-{scenario}"
-        raise ConfigError(f"rgb sweep view {view!r}: use top (RGB-SP) or left / right (RGB)")
+        if view == "full":
+            return f"RGB-FULL-{scenario}"
+        raise ConfigError(f"rgb sweep view {view!r}: use top (RGB-SP), left / right (RGB) or full (RGB-FULL)")
     raise ConfigError(f"sweep modality {modality!r}: use skeleton or rgb")
 
 

@@ -25,7 +25,9 @@ import numpy as np
 import torch
 
 from harnets_core.errors import ModelFileError, StreamError
-from harnets_core.models.modelfile import LoadedModel, check_skeleton, load_model, model_id
+from harnets_core.models.backends import load_for_inference
+from harnets_core.models.modelfile import LoadedModel, check_skeleton, model_id
+from harnets_core.models.onnxfile import OnnxModel
 from harnets_core.features.pipeline import FrameSampler, pipeline_from_meta
 from harnets_core.streaming.forecast import Forecast, forecaster_from_meta
 from harnets_core.features.view_check import InputCheck, InputMonitor
@@ -96,6 +98,9 @@ class StreamingRecognizer:
         self._next_due_ns: int | None = None
         self.stats = {"samples": 0, "skipped_by_rate": 0, "duplicate_stamps": 0, "stamps_backwards": 0, "gaps": 0,
                       "resets": 0, "predictions": 0}
+        self.backend = "onnxruntime" if isinstance(loaded.model, OnnxModel) else "torch"
+        self.providers: tuple[str, ...] = tuple(getattr(loaded.model, "providers", ()))  # onnxruntime's, in use
+        self.backend_reason = ""
 
     def reset(self) -> None:
         """Forget the window (called on gaps; also useful between recordings)."""
@@ -201,14 +206,26 @@ class SkeletonRecognizer(StreamingRecognizer):
         self.channel_names = list(skel.get("channel_names", []))
         self.n_channels = len(self.channel_names)
 
-    def check_layout(self, joint_names: Sequence[str], channel_types: Sequence[str], where: str = "stream") -> None:
-        """Raise StreamError unless the stream's joints and channels are the model's."""
+    def check_layout(self, joint_names: Sequence[str], channel_types: Sequence[str], where: str = "stream",
+                     channel_counts: Sequence[int] | None = None) -> None:
+        """Raise StreamError unless the stream's joints and channels are the model's.
+        ``channel_counts``: channels of each joint (a SkeletonFrame's ``channel_counts``; needed
+        when joints differ, e.g. a CMU root with 6 channels and 3 for every other joint);
+        None: the same number for every joint."""
         names = list(joint_names)
         types = list(channel_types)
-        per_joint = len(types) // max(len(names), 1)
-        if per_joint * len(names) != len(types):
-            raise StreamError(f"{where}: {len(names)} joints but {len(types)} channel types (not a whole number per joint)")
-        channel_names = [f"{j}.{c}" for j, c in zip(np.repeat(names, per_joint), types)]
+        if channel_counts is None or len(channel_counts) == 0:
+            per_joint = len(types) // max(len(names), 1)
+            if per_joint * len(names) != len(types):
+                raise StreamError(f"{where}: {len(names)} joints but {len(types)} channel types (not a whole number per "
+                                  "joint; give the channel counts)")
+            counts = [per_joint] * len(names)
+        else:
+            counts = [int(c) for c in channel_counts]
+            if len(counts) != len(names) or sum(counts) != len(types):
+                raise StreamError(f"{where}: channel_counts ({len(counts)} joints, {sum(counts)} channels) do not match "
+                                  f"{len(names)} joint names and {len(types)} channel types")
+        channel_names = [f"{j}.{c}" for j, c in zip(np.repeat(names, counts), types)]
         try:
             check_skeleton(self.meta, names, channel_names)
         except ModelFileError as err:
@@ -312,25 +329,35 @@ def load_recognizer(
     max_gap_s: float = 0.5,
     segmentation: bool = True,
     view: str | None = None,
+    backend: str = "auto",
+    providers: str | Sequence[str] | None = "auto",
+    threads: int | None = None,
 ) -> StreamingRecognizer:
-    """A streaming recognizer from a model file alone. `modality` (if given) must match the
-    file's; `hop_s` defaults to the model's training hop. `segmentation`: run the model file's
-    online segmentation filter and forecaster (when it has them) on the window probabilities.
-    `view` (rgb and pose models; None: the model's) overrides the view the frames are cropped
-    to (runs.predict.view_override decides when that is allowed)."""
+    """A streaming recognizer from a model file alone (.safetensors, or its .onnx export).
+    `modality` (if given) must match the file's; `hop_s` defaults to the model's training hop.
+    `segmentation`: run the model file's online segmentation filter and forecaster (when it
+    has them) on the window probabilities. `view` (rgb and pose models; None: the model's)
+    overrides the view the frames are cropped to (runs.predict.view_override decides when that
+    is allowed). `backend` ("auto", "torch", "onnxruntime"), onnxruntime's `providers` and
+    `threads`: see harnets_core.models.backends / models.onnxfile. The recognizer's `backend`,
+    `providers` and `backend_reason` say what runs."""
     if not str(path):
         raise ModelFileError("no model file given (parameter model_path is empty)")
-    loaded = load_model(path)
+    loaded, choice = load_for_inference(path, backend, providers=providers, threads=threads)
     meta = loaded.meta
     if modality is not None and meta.modality != modality:
         raise ModelFileError(f"{path}: a {meta.modality!r} model; this needs a {modality!r} model")
     hop = float(hop_s) if hop_s is not None else meta.hop_s
-    mid = model_id(path)
+    mid = model_id(choice.path)
     if meta.modality == "skeleton":
         if view is not None:
             raise ModelFileError(f"{path}: a skeleton model has no view (view {view!r})")
-        return SkeletonRecognizer(loaded, model_id_=mid, hop_s=hop, max_gap_s=max_gap_s, segmentation=segmentation)
-    if meta.modality in ("rgb", "pose"):
-        return FrameRecognizer(loaded, model_id_=mid, hop_s=hop, max_gap_s=max_gap_s, segmentation=segmentation,
-                               view=view)
-    raise ModelFileError(f"{path}: unknown modality {meta.modality!r}")
+        rec: StreamingRecognizer = SkeletonRecognizer(loaded, model_id_=mid, hop_s=hop, max_gap_s=max_gap_s,
+                                                      segmentation=segmentation)
+    elif meta.modality in ("rgb", "pose"):
+        rec = FrameRecognizer(loaded, model_id_=mid, hop_s=hop, max_gap_s=max_gap_s, segmentation=segmentation, view=view)
+    else:
+        raise ModelFileError(f"{path}: unknown modality {meta.modality!r}")
+    rec.backend = choice.backend
+    rec.backend_reason = choice.reason
+    return rec

@@ -67,8 +67,6 @@ __all__ = [
     "generate_dataset",
     "generate_session",
     "load_template",
-    "render_session_video",
-    "cut_segment_videos",
 ]
 
 DEFAULT_CLASSES: tuple[int, ...] = (1, 2, 5, 6, 11, 12)

@@ -26,10 +26,10 @@ import os
 import random
 import sys
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -40,10 +40,13 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
-from harnets_core.errors import ConfigError, ModelFileError
+from harnets_core.errors import ConfigError
 from harnets_core.evaluation.metrics import macro_f1, macro_f1_from_confusion
-from harnets_core.models.modelfile import ModelMeta, read_safetensors, save_model, write_safetensors
+from harnets_core.models.modelfile import ModelMeta, read_safetensors, save_model
 from harnets_core.serialization import dataclass_from_dict
+from harnets_core.training.average import WeightAverage
+from harnets_core.training.checkpoint import load_checkpoint, save_checkpoint
+from harnets_core.training.distributed import Dist, all_reduce_sum, resolve_device, setup_distributed
 
 __all__ = [
     "TrainConfig",
@@ -62,7 +65,6 @@ __all__ = [
 MODEL_FILE = "model.safetensors"
 LAST_CKPT_FILE = "last.ckpt.safetensors"
 HISTORY_FILE = "history.json"
-_CKPT_VERSION = 1
 # TrainConfig fields that must not change between an interrupted run and its resume
 _RESUME_MUST_MATCH = ("batch_size", "lr", "weight_decay", "seed", "class_weighting", "monitor", "grad_clip", "ema_decay")
 
@@ -172,146 +174,9 @@ def class_weights(labels: np.ndarray, num_classes: int, mode: str = "balanced") 
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def resolve_device(device: str, local_rank: int = 0) -> torch.device:
-    """"auto" -> cuda if available else cpu; "cuda" under torchrun -> cuda:LOCAL_RANK."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r} requested but CUDA is not available (use --device cpu)")
-        if device == "cuda":
-            device = f"cuda:{local_rank}"
-    return torch.device(device)
-
-
 def read_history(out_dir: str | Path) -> list[dict[str, Any]]:
     """The per-epoch records of ``out_dir/history.json``."""
     return json.loads((Path(out_dir) / HISTORY_FILE).read_text())["history"]
-
-
-# --- distributed helpers -------------------------------------------------------------------
-
-@dataclass
-class _Dist:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    initialized_here: bool = False
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def active(self) -> bool:
-        return self.world_size > 1
-
-
-def _setup_distributed(device: str) -> _Dist:
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
-        return _Dist()
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    initialized_here = False
-    if not dist.is_initialized():
-        uses_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-        if uses_cuda:
-            torch.cuda.set_device(local_rank)
-        dist.init_process_group(backend="nccl" if uses_cuda else "gloo")
-        initialized_here = True
-    return _Dist(dist.get_rank(), dist.get_world_size(), local_rank, initialized_here)
-
-
-def _all_reduce_sum(values: list[float], ctx: _Dist, device: torch.device) -> list[float]:
-    if not ctx.active:
-        return values
-    t = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    return t.tolist()
-
-
-# --- checkpoint (no pickle) ----------------------------------------------------------------
-
-def _rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    tensors = {"rng.torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        for i, s in enumerate(torch.cuda.get_rng_state_all()):
-            tensors[f"rng.cuda.{i}"] = s
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    py = random.getstate()
-    return tensors, {
-        "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
-        "python": [py[0], list(py[1]), py[2]],
-    }
-
-
-def _set_rng_state(tensors: Mapping[str, torch.Tensor], state: Mapping[str, Any]) -> None:
-    torch.set_rng_state(tensors["rng.torch"])
-    cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng.cuda."))]
-    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-
-
-def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any],
-                     average: WeightAverage | None = None) -> None:
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    if average is not None:
-        tensors.update({f"average.{k}": v for k, v in average.state.items()})
-        state = {**state, "average_steps": average.steps}
-    opt = optimizer.state_dict()
-    scalars: dict[str, dict[str, Any]] = {}
-    for pid, pstate in opt["state"].items():
-        for name, value in pstate.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"optim.{pid}.{name}"] = value
-            else:
-                scalars.setdefault(str(pid), {})[name] = value
-    rng_tensors, rng_json = _rng_state()
-    tensors.update(rng_tensors)
-    payload = {
-        "ckpt_version": _CKPT_VERSION,
-        **state,
-        "optimizer": {"param_groups": opt["param_groups"], "scalars": scalars},
-        "rng": rng_json,
-    }
-    write_safetensors(path, tensors, {"harnets_ckpt": json.dumps(payload)})
-
-
-def _load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device,
-                     average: WeightAverage | None = None) -> dict[str, Any]:
-    tensors, metadata = read_safetensors(path, what="training checkpoint")
-    try:
-        payload = json.loads(metadata["harnets_ckpt"])
-    except (KeyError, json.JSONDecodeError) as err:
-        raise ModelFileError(f"training checkpoint {path} lacks valid 'harnets_ckpt' metadata: {err}") from err
-    if payload.get("ckpt_version") != _CKPT_VERSION:
-        raise ModelFileError(f"training checkpoint {path} has version {payload.get('ckpt_version')!r}, expected {_CKPT_VERSION}")
-    weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(weights, strict=True)
-    except RuntimeError as err:
-        raise ModelFileError(f"training checkpoint {path} does not match this model: {err}") from err
-    state: dict[int, dict[str, Any]] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, pid, name = key.split(".", 2)
-            state.setdefault(int(pid), {})[name] = value
-    for pid, values in payload["optimizer"]["scalars"].items():
-        state.setdefault(int(pid), {}).update(values)
-    optimizer.load_state_dict({"state": state, "param_groups": payload["optimizer"]["param_groups"]})
-    if average is not None:
-        saved = {k[len("average."):]: v for k, v in tensors.items() if k.startswith("average.")}
-        if set(saved) != set(average.state):
-            raise ModelFileError(f"training checkpoint {path} has no weight average for this model (ema_decay changed?)")
-        for k, v in saved.items():
-            average.state[k].copy_(v)
-        average.steps = int(payload.get("average_steps", 0))
-    _set_rng_state(tensors, payload["rng"])
-    return payload
 
 
 # --- the loop ------------------------------------------------------------------------------
@@ -350,7 +215,7 @@ def fit(
     (a fresh start when there is none); without it an existing run in ``out_dir`` is overwritten.
     On return ``model`` holds the best weights.
     """
-    ctx = _setup_distributed(str(config.device))
+    ctx = setup_distributed(str(config.device))
     try:
         return _fit(model, train_set, val_set, config, Path(out_dir), meta, on_epoch, resume, ctx)
     finally:
@@ -367,7 +232,7 @@ def _fit(
     meta: Mapping[str, Any] | ModelMeta,
     on_epoch: Callable[[int, dict[str, Any]], None] | None,
     resume: bool,
-    ctx: _Dist,
+    ctx: Dist,
 ) -> TrainResult:
     device = resolve_device(str(config.device), ctx.local_rank)
     train_set, val_set = _as_dataset(train_set, "train_set"), _as_dataset(val_set, "val_set")
@@ -393,7 +258,7 @@ def _fit(
     best = {"epoch": 0, "value": -math.inf, "metrics": {}, "since": 0, "stopped": False}
     best_state: dict[str, torch.Tensor] | None = None
     if resume and ckpt_path.is_file():
-        payload = _load_checkpoint(ckpt_path, model, optimizer, device, average)
+        payload = load_checkpoint(ckpt_path, model, optimizer, device, average)
         old = {k: payload["train_config"].get(k, getattr(TrainConfig, k)) for k in _RESUME_MUST_MATCH}  # older files: defaults
         changed = {k: (old[k], getattr(config, k)) for k in _RESUME_MUST_MATCH if old[k] != getattr(config, k)}
         if changed:
@@ -441,7 +306,7 @@ def _fit(
                 best["stopped"] = True
             if ctx.is_main:
                 _write_history(history_path, config, best, history, ctx.world_size)
-                _save_checkpoint(ckpt_path, model, optimizer, {"history": history, "best": best, "train_config": config.to_dict()}, average)
+                save_checkpoint(ckpt_path, model, optimizer, {"history": history, "best": best, "train_config": config.to_dict()}, average)
             epochs_bar.update(1)
             epochs_bar.set_postfix(loss=f"{record['train_loss']:.4f}", val_acc=f"{record['val_accuracy']:.3f}", val_f1=f"{record['val_macro_f1']:.3f}", best=best["epoch"])
             if on_epoch is not None:
@@ -459,43 +324,13 @@ def _fit(
     return TrainResult(history, int(best["epoch"]), dict(best["metrics"]), model_path, bool(best["stopped"]))
 
 
-class WeightAverage:
-    """Exponential moving average of a model's floating-point weights and buffers, updated
-    after every optimizer step: ``avg = d * avg + (1 - d) * w`` with ``d = min(decay,
-    (1 + n) / (10 + n))`` at step n, so the first steps do not keep the random start.
-    Validation and the saved model use the average; training goes on with the live weights.
-    Every process of a DDP run holds the same weights, so the same average."""
-
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        self.model, self.decay, self.steps = model, float(decay), 0  # the bare model, not a DDP wrapper
-        self.state = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
-
-    @torch.no_grad()
-    def update(self) -> None:
-        d = min(self.decay, (1.0 + self.steps) / (10.0 + self.steps))
-        live = self.model.state_dict()
-        for k, avg in self.state.items():
-            avg.lerp_(live[k].detach(), 1.0 - d)
-        self.steps += 1
-
-    @contextmanager
-    def applied(self) -> Iterator[None]:
-        """Within the block the model holds the averaged weights; the live ones come back after."""
-        live = {k: v.detach().clone() for k, v in self.model.state_dict().items() if k in self.state}
-        self.model.load_state_dict(self.state, strict=False)
-        try:
-            yield
-        finally:
-            self.model.load_state_dict(live, strict=False)
-
-
 def _train_epoch(
     model: nn.Module,
     loader: DataLoader,
     optimizer: torch.optim.Optimizer,
     weights: torch.Tensor,
     config: TrainConfig,
-    ctx: _Dist,
+    ctx: Dist,
     device: torch.device,
     show: bool,
     epoch: int,
@@ -527,7 +362,7 @@ def _train_epoch(
         loss_sum += float(per_sample.detach().sum())
         weight_sum += float(local_w)
         cm += torch.bincount(y * k + logits.detach().argmax(dim=-1), minlength=k * k).double()
-    loss_sum, weight_sum = _all_reduce_sum([loss_sum, weight_sum], ctx, device)
+    loss_sum, weight_sum = all_reduce_sum([loss_sum, weight_sum], ctx, device)
     if ctx.active:
         dist.all_reduce(cm)
     cm_np = cm.reshape(k, k).cpu().numpy()
@@ -539,7 +374,7 @@ def _train_epoch(
 
 
 @torch.no_grad()
-def _validate(model: nn.Module, loader: DataLoader, weights: torch.Tensor, ctx: _Dist, device: torch.device) -> dict[str, float]:
+def _validate(model: nn.Module, loader: DataLoader, weights: torch.Tensor, ctx: Dist, device: torch.device) -> dict[str, float]:
     """val_loss (class-weighted mean), val_accuracy and val_macro_f1 over the whole validation set."""
     model.eval()
     y_true, y_pred, loss_sum, weight_sum = [], [], 0.0, 0.0

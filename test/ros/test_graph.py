@@ -1,5 +1,6 @@
 """NodeGraph (`harnets graph`, live replay): its per-node parameter files live in a temporary
-folder that stop() removes, also when start() fails part-way."""
+folder that stop() removes, also when start() fails part-way; `--visualize` adds the
+visualization node on the graph's topics."""
 from __future__ import annotations
 
 import tempfile
@@ -7,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from visualization_msgs.msg import Marker, MarkerArray
+
+from harnets.msg import Activity
 from harnets_core.errors import HarnetsError
-from harnets_ros.graph import GraphSpec, NodeGraph, NodeSpec
+from harnets_ros.common import RESULT_QOS
+from harnets_ros.graph import GraphSpec, NodeGraph, NodeSpec, graph_spec
 
 from conftest import spin_until
 
@@ -63,3 +68,32 @@ def test_fused_graph_forecasts_the_fused_timeline_with_the_first_model(tmp_path)
     assert by_exe["fusion_node"]["forecast_model_path"] == str(skeleton.resolve())
     alone = graph_spec(config=CONFIG, skeleton_model=skeleton)  # one recognizer: no fusion, its own forecast
     assert [n.executable for n in alone.nodes] == ["skeleton_node"]
+
+
+def test_visualize_starts_the_visualization_node_on_the_graphs_topics(ros_node, graph_tmp, tmp_path, real_clip_path):
+    """`harnets graph --visualize`: the visualization node with the parameter file's settings,
+    drawing the streamed BVH's skeleton and the single recognizer's activity (the fusion's
+    when there are two)."""
+    from harnets_core.cli.main import build_parser
+
+    assert build_parser().parse_args(["graph", "--skeleton-model", "m.safetensors", "--visualize"]).visualize
+    model = tmp_path / "never_read.safetensors"
+    assert graph_spec(skeleton_model=model, rgb_model=model, visualize=True).nodes[-1].params == {}  # fused: the file's "activity"
+    spec = graph_spec(skeleton_model=model, bvh=real_clip_path, loop=True, visualize=True)
+    assert [n.name for n in spec.nodes] == ["skeleton_recognizer", "skeleton_streamer", "activity_visualization"]
+    assert spec.nodes[-1].params == {"activity_topic": "activity/skeleton", "skeleton_bvh": str(real_clip_path.resolve())}
+    markers: list[MarkerArray] = []
+    ros_node.create_subscription(MarkerArray, "/visualization/markers", markers.append, RESULT_QOS)
+    activity = ros_node.create_publisher(Activity, "/activity/skeleton", RESULT_QOS)
+    # the graph without its recognizer (no model here): a recognizer's Activity comes from this test
+    graph = NodeGraph(GraphSpec([n for n in spec.nodes if not n.node.lifecycle], CONFIG), log_dir=tmp_path / "logs")
+    graph.start(ros_node)
+    try:
+        log = lambda: (tmp_path / "logs" / "activity_visualization.log").read_text()  # noqa: E731
+        assert spin_until(ros_node, lambda: bool(markers) and activity.get_subscription_count() > 0, 30.0), log()
+        bones = markers[-1].markers[0]
+        assert (bones.ns, bones.type, bones.scale.x, len(bones.points)) == ("skeleton", Marker.LINE_LIST, 0.02, 2 * 71)
+        activity.publish(Activity(source="skeleton", label="Assemble system", class_id=11, confidence=0.87))
+        assert spin_until(ros_node, lambda: any(m.text == "Assemble system 0.87" for a in markers for m in a.markers), 10.0), log()
+    finally:
+        graph.stop()

@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from harnets.msg import Activity
+from harnets_core import topology
 from harnets_ros.common import RESULT_QOS
 
 from conftest import ChildProcess, spin_until
@@ -35,7 +36,6 @@ REPO = Path(__file__).resolve().parents[2]
 LAUNCH_FILE = REPO / "launch" / "harnets.launch.py"
 CONFIG = REPO / "config" / "harnets.yaml"
 BVH = REPO / "test" / "data" / "P01_R01_0026.48_0028.80.bvh"
-NODE_NAMES = {"skeleton_recognizer", "image_recognizer", "pose_recognizer", "activity_fusion", "skeleton_streamer", "video_streamer"}
 
 
 # ----------------------------------------------------------------- static (no launch packages)
@@ -87,23 +87,32 @@ def test_arguments_read_match_arguments_declared(tree):
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "arg":
             if isinstance(node.slice, ast.Constant):
                 read.add(node.slice.value)
+            # arg[rec.model_argument]: the model argument of each recognizer of the topology
+            if isinstance(node.slice, ast.Attribute) and node.slice.attr == "model_argument":
+                read.update(r.model_argument for r in topology.RECOGNIZERS)
         if isinstance(node, ast.Call) and _call_name(node) == "LaunchConfiguration" and node.args:
             if isinstance(node.args[0], ast.Constant):
                 read.add(node.args[0].value)
     assert read - declared == set(), f"read but not declared: {sorted(read - declared)}"
-    # Read through a table (arg[model_arg] for the *_model arguments): the name is then a
-    # string constant outside ARGUMENTS.
-    table = {id(n) for e in _arguments_table(tree) for n in ast.walk(e)}
-    elsewhere = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and id(n) not in table}
-    unread = declared - read - elsewhere
+    unread = declared - read
     assert unread == set(), f"declared but never read: {sorted(unread)}"
 
 
-def test_node_names_have_sections_in_the_shipped_config(tree):
+def test_nodes_and_topics_come_from_the_topology(tree):
+    """The launch file starts harnets_core.topology's nodes under their names (each with a section
+    in the shipped config) and declares one model argument per recognizer; the default topics of
+    its arguments are the topology's (harnets graph and config/harnets.yaml use the same)."""
+    imported = {alias.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "harnets_core.topology"
+                for alias in n.names}
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    assert {"RECOGNIZERS", "FUSION", "SKELETON_STREAMER", "VIDEO_STREAMER"} <= imported & used
     config = yaml.safe_load(CONFIG.read_text())
-    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-    assert NODE_NAMES <= strings, f"node names missing from the launch file: {sorted(NODE_NAMES - strings)}"
-    assert NODE_NAMES <= set(config), f"node names without a section in {CONFIG.name}: {sorted(NODE_NAMES - set(config))}"
+    assert {n.name for n in topology.NODES} <= set(config)
+    declared = {e.elts[0].value: e.elts[1] for e in _arguments_table(tree)}
+    assert {r.model_argument for r in topology.RECOGNIZERS} <= set(declared)
+    defaults = {name: getattr(default, "id", None) for name, default in declared.items()}
+    assert (defaults["skeleton_topic"], defaults["image_topic"], defaults["activity_topic"]) == \
+        ("SKELETON_TOPIC", "IMAGE_TOPIC", "ACTIVITY_TOPIC")
 
 
 def _helpers(tree: ast.Module) -> dict:

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from harnets_core.errors import BagError
 from harnets_core.formats.bags import bag_topics
-from harnets_core.evaluation.replay import bag_from_inhard, replay_offline
-from harnets_ros.live_replay import replay_live
+from harnets_core.formats.session_bag import write_session_bag
+from harnets_core.formats.bvh import read_bvh
+from harnets_core.evaluation.replay import BAG_START_NS, bag_from_inhard, replay_offline
+from harnets_ros.live_replay import SOURCE_OF_TOPIC, replay_live
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +31,9 @@ def test_live_replay_agrees_with_offline(short_bag: Path, trained_skeleton_run: 
     offline = replay_offline(short_bag, models, tmp_path / "offline")["sources"]["skeleton"]
     live_metrics = replay_live(short_bag, models, tmp_path / "live", rate=rate)
     live = live_metrics["sources"]["skeleton"]
-    assert bag_topics(Path(live_metrics["result_bag"]))["/activity/skeleton"].count == live["n_predictions"]
+    result_topics = bag_topics(Path(live_metrics["result_bag"]))
+    assert set(result_topics) == set(SOURCE_OF_TOPIC)  # every Activity topic of the graph recorded
+    assert result_topics["/activity/skeleton"].count == live["n_predictions"]
     # same recognizer, same data: the live graph may lose a prediction at the start/end
     assert abs(live["n_predictions"] - offline["n_predictions"]) <= 3
     assert live["frame"]["accuracy"] == pytest.approx(offline["frame"]["accuracy"], abs=0.05)
@@ -46,4 +51,15 @@ def test_graph_command_streams_a_bvh_and_prints_activities(trained_skeleton_run:
     lines = [l for l in out.stdout.splitlines() if " skeleton " in l and "latency" in l]
     assert "started: skeleton_recognizer, skeleton_streamer" in out.stdout
     assert len(lines) >= 1, out.stdout
-    assert any(name in lines[0] for name in ("Consult sheets", "Picking left", "Assemble system"))
+    from harnets_core.models.modelfile import read_meta
+
+    names = read_meta(trained_skeleton_run / "model.safetensors").class_names  # the model's own, idle included
+    assert "No action" in names and any(f" skeleton {name} " in lines[0] for name in names), lines[0]
+
+
+def test_live_replay_of_a_bag_without_ground_truth_fails_before_the_graph_starts(tmp_path: Path, real_clip_path: Path):
+    bag = tmp_path / "no_gt"
+    write_session_bag(bag, clip=read_bvh(real_clip_path), start_time_ns=BAG_START_NS, end_s=0.5, class_names=["Assemble system"])
+    with pytest.raises(BagError, match=r"no_gt: no ground-truth Activity messages"):
+        replay_live(bag, {"skeleton": tmp_path / "never_read.safetensors"}, tmp_path / "live")
+    assert not (tmp_path / "live" / "node_logs").exists()  # no node was started

@@ -30,7 +30,8 @@ from harnets_core.runs.options import ModelOptions
 from harnets_core.runs.train import train_run
 from harnets_core.training.augment import WindowAugment
 from harnets_core.training.loop import TrainConfig
-from harnets_core.formats.video import FrameCache, iter_frames, probe_video, time_range_to_frames
+from harnets_core.formats.frame_cache import FrameCache
+from harnets_core.formats.video import iter_frames, probe_video, time_range_to_frames
 from band_centroids import BandCentroids
 
 SESSIONS = ["P01_R01", "P02_R01"]  # official train, official validation

@@ -27,7 +27,8 @@ from harnets_core.datasets.selection import detect_layout, select_data
 from harnets_core.errors import DatasetError, VideoError
 from harnets_core.datasets.inhard import InhardLayout
 from harnets_core.features.pipeline import FramePipeline
-from harnets_core.formats.video import FrameCache, iter_frames, probe_video, read_frames_at, time_range_to_frames, write_video
+from harnets_core.formats.frame_cache import FrameCache
+from harnets_core.formats.video import iter_frames, probe_video, read_frames_at, time_range_to_frames, write_video
 from band_centroids import BandCentroids
 
 SESSIONS = ["P01_R01", "P02_R01"]  # official train, official validation

@@ -25,7 +25,8 @@ from harnets_core.features.keypoints import (
     keypoints_from_video,
     normalize_keypoints,
 )
-from harnets_core.formats.video import FrameCache, write_video
+from harnets_core.formats.frame_cache import FrameCache
+from harnets_core.formats.video import write_video
 from tiny_openpose import FAINT, N_DETECTORS, PEAK, STRIDE, rgb_of, write_tiny_openpose
 
 

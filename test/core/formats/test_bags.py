@@ -12,7 +12,7 @@ from rosbags.highlevel import AnyReader
 from rosbags.interfaces import MessageDefinitionFormat
 from ruamel.yaml import YAML
 
-from harnets_core.formats import bags
+from harnets_core.formats import bags, messages, session_bag
 from harnets_core.formats.bvh import read_bvh
 from harnets_core.errors import BagError, StreamError
 from harnets_core.formats.video import read_frames
@@ -53,11 +53,11 @@ def _segments():
 
 def _write(tmp_path: Path, clip, video: Path, storage: str, image_format: str) -> Path:
     out = tmp_path / f"bag_{storage}_{image_format}"
-    counts = bags.write_session_bag(
+    counts = session_bag.write_session_bag(
         out, clip=clip, segments=_segments(), video_path=video, start_time_ns=START_NS, storage=storage,
         image_format=image_format, class_names=CLASS_NAMES, end_s=END_S,
     )
-    topics = bags.default_topics(image_format)
+    topics = session_bag.default_topics(image_format)
     assert counts == {topics["skeleton"]: 48, topics["image"]: 10, topics["ground_truth"]: 7}
     return out
 
@@ -65,7 +65,7 @@ def _write(tmp_path: Path, clip, video: Path, storage: str, image_format: str) -
 @pytest.mark.parametrize(("storage", "image_format"), [("mcap", "raw"), ("sqlite3", "compressed")])
 def test_session_bag_round_trip(tmp_path, clip, video, storage, image_format):
     out = _write(tmp_path, clip, video, storage, image_format)
-    topics = bags.default_topics(image_format)
+    topics = session_bag.default_topics(image_format)
     ft = clip.frame_time_s
 
     # rosbags' own reader: message definitions embedded, types known from the bag alone
@@ -116,7 +116,7 @@ def test_session_bag_round_trip(tmp_path, clip, video, storage, image_format):
     assert [m.stamp_ns for m in images] == [START_NS + round(k / FPS * 1e9) for k in range(10)]
     expected = read_frames(video, 0, 10, size_hw=None)  # (10, 48, 64, 3) RGB
     for k, m in enumerate(images):
-        rgb = bags.image_to_numpy(m.msg, topic=m.topic)
+        rgb = messages.image_to_numpy(m.msg, topic=m.topic)
         assert rgb.shape == (48, 64, 3)
         if image_format == "raw":
             assert m.msg.encoding == "rgb8"
@@ -151,7 +151,7 @@ def test_bag_topics_and_read_selected(tmp_path, clip, video):
 
 def test_sqlite3_raw_and_no_video(tmp_path, clip):
     out = tmp_path / "bag"
-    counts = bags.write_session_bag(
+    counts = session_bag.write_session_bag(
         out, clip=clip, storage="sqlite3", image_format="raw", end_s=0.05, class_names=CLASS_NAMES
     )
     assert counts == {"/harnets/skeleton": 6}
@@ -161,7 +161,7 @@ def test_sqlite3_raw_and_no_video(tmp_path, clip):
 
 def test_start_s_keeps_the_session_clock(tmp_path, clip, video):
     out = tmp_path / "bag"
-    bags.write_session_bag(
+    session_bag.write_session_bag(
         out, clip=clip, video_path=video, start_s=0.2, end_s=0.3, start_time_ns=0, class_names=CLASS_NAMES
     )
     msgs = list(bags.read_bag(out))
@@ -204,15 +204,25 @@ def test_read_errors_name_bag_and_topic(tmp_path):
         next(it)
 
 
-def test_builders_validate_lengths():
+def test_builders_raise_typed_errors():
     ts = bags.make_typestore()
-    with pytest.raises(ValueError, match="2 joint names but 1 channel counts"):
+    with pytest.raises(StreamError, match="2 joint names but 1 channel counts"):
         bags.skeleton_frame_msg(ts, 0, 0, 0.01, ["a", "b"], [3], ["x", "y", "z"], [1, 2, 3])
-    with pytest.raises(ValueError, match="3 values"):
+    with pytest.raises(StreamError, match="channel counts sum to 3, 2 channel types"):
+        bags.skeleton_frame_msg(ts, 0, 0, 0.01, ["a"], [3], ["x", "y"], [1, 2, 3])
+    with pytest.raises(StreamError, match="3 values for a skeleton of 2 channels"):
         bags.skeleton_frame_msg(ts, 0, 0, 0.01, ["a"], [2], ["x", "y"], [1, 2, 3])
-    with pytest.raises(ValueError, match="1 class names, 2 class ids"):
+    with pytest.raises(StreamError, match="1 class names, 2 class ids"):
         bags.activity_msg(ts, 0, window_start_ns=0, source="rgb", label="a", class_id=0, confidence=1,
                           class_names=["a"], class_ids=[0, 1], probabilities=[1.0])
+    with pytest.raises(StreamError, match="stamp_ns must be >= 0, got -1"):
+        bags.time_msg(ts, -1)
+    with pytest.raises(StreamError, match="image must be uint8, got float32"):
+        bags.image_msg(0, "cam", np.zeros((2, 2, 3), np.float32))
+    with pytest.raises(StreamError, match=r"unsupported encoding '16UC1'"):
+        bags.image_msg(0, "cam", np.zeros((2, 2, 3), np.uint8), encoding="16UC1")
+    with pytest.raises(StreamError, match=r"image must be \(H, W, 3\) uint8, got \(2, 2\) uint8"):
+        bags.compressed_image_msg(0, "cam", np.zeros((2, 2), np.uint8))
     assert bags.msg_dir().joinpath("Activity.msg").is_file()
 
 
@@ -224,17 +234,17 @@ def _rgb(h=4, w=5):
 def test_image_to_numpy_rgb_bgr_mono_zero_copy():
     rgb = _rgb()
     msg = bags.image_msg(0, "cam", rgb)
-    out = bags.image_to_numpy(msg)
+    out = messages.image_to_numpy(msg)
     np.testing.assert_array_equal(out, rgb)
     assert np.shares_memory(out, msg.data)
     bgr = bags.image_msg(0, "cam", rgb, encoding="bgr8")
     assert bgr.encoding == "bgr8" and bgr.step == 15
-    np.testing.assert_array_equal(bags.image_to_numpy(bgr), rgb)
-    np.testing.assert_array_equal(bags.image_to_numpy(bgr, to_rgb=False), rgb[..., ::-1])
+    np.testing.assert_array_equal(messages.image_to_numpy(bgr), rgb)
+    np.testing.assert_array_equal(messages.image_to_numpy(bgr, to_rgb=False), rgb[..., ::-1])
     gray = rgb[..., 0].copy()
     mono = bags.image_msg(0, "cam", gray, encoding="mono8")
-    assert bags.image_to_numpy(mono, to_rgb=False).shape == (4, 5)
-    np.testing.assert_array_equal(bags.image_to_numpy(mono)[..., 2], gray)
+    assert messages.image_to_numpy(mono, to_rgb=False).shape == (4, 5)
+    np.testing.assert_array_equal(messages.image_to_numpy(mono)[..., 2], gray)
 
 
 def test_image_to_numpy_duck_typed_padded_rows():
@@ -244,19 +254,19 @@ def test_image_to_numpy_duck_typed_padded_rows():
     padded[:, :15] = rgb.reshape(4, 15)
     for data in (array.array("B", padded.tobytes()), padded.tobytes()):
         msg = SimpleNamespace(height=4, width=5, encoding="rgb8", step=16, is_bigendian=0, data=data)
-        np.testing.assert_array_equal(bags.image_to_numpy(msg), rgb)
+        np.testing.assert_array_equal(messages.image_to_numpy(msg), rgb)
 
 
 def test_image_to_numpy_errors():
     ok = dict(height=4, width=5, encoding="rgb8", step=15, data=bytes(60))
     with pytest.raises(StreamError, match="topic /cam: unsupported image encoding '16UC1'"):
-        bags.image_to_numpy(SimpleNamespace(**{**ok, "encoding": "16UC1"}), topic="/cam")
+        messages.image_to_numpy(SimpleNamespace(**{**ok, "encoding": "16UC1"}), topic="/cam")
     with pytest.raises(StreamError, match="59 bytes, expected step 15 \\* height 4 = 60"):
-        bags.image_to_numpy(SimpleNamespace(**{**ok, "data": bytes(59)}))
+        messages.image_to_numpy(SimpleNamespace(**{**ok, "data": bytes(59)}))
     with pytest.raises(StreamError, match="step 14 < width 5"):
-        bags.image_to_numpy(SimpleNamespace(**{**ok, "step": 14}))
+        messages.image_to_numpy(SimpleNamespace(**{**ok, "step": 14}))
     with pytest.raises(StreamError, match="cannot decode compressed image"):
-        bags.image_to_numpy(SimpleNamespace(format="jpeg", data=b"not a jpeg"))
+        messages.image_to_numpy(SimpleNamespace(format="jpeg", data=b"not a jpeg"))
 
 
 def test_compressed_round_trip():
@@ -264,6 +274,6 @@ def test_compressed_round_trip():
     rgb[..., 0] = 200  # red: catches a swapped channel order
     msg = bags.compressed_image_msg(0, "cam", rgb, quality=95)
     assert msg.format.startswith("rgb8; jpeg")
-    out = bags.image_to_numpy(msg)
+    out = messages.image_to_numpy(msg)
     assert out.shape == (32, 32, 3)
     assert abs(int(out[..., 0].mean()) - 200) <= 2 and out[..., 2].max() <= 3

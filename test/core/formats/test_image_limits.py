@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from harnets_core.errors import StreamError
-from harnets_core.formats import bags
+from harnets_core.formats import messages
 from harnets_core.formats.image_limits import ImageLimits, check_image, compressed_size_hw
 
 
@@ -87,11 +87,11 @@ def test_image_to_numpy_rejects_before_decoding():
     msg = SimpleNamespace(format="png", data=array.array("B", png))
     t0 = time.perf_counter()
     with pytest.raises(StreamError, match="12000x12000 = 144000000 pixels > max_image_pixels"):
-        bags.image_to_numpy(msg, topic="cam", limits=ImageLimits())
+        messages.image_to_numpy(msg, topic="cam", limits=ImageLimits())
     assert time.perf_counter() - t0 < 0.05
     tiny = SimpleNamespace(format="jpeg", data=array.array("B", encoded(".jpg", 1, 1).tobytes()))
     with pytest.raises(StreamError, match="topic cam: image of 1x1"):
-        bags.image_to_numpy(tiny, topic="cam", limits=ImageLimits())
+        messages.image_to_numpy(tiny, topic="cam", limits=ImageLimits())
     ok = SimpleNamespace(format="jpeg", data=array.array("B", encoded(".jpg", 24, 32).tobytes()))
-    assert bags.image_to_numpy(ok, limits=ImageLimits()).shape == (24, 32, 3)
-    assert bags.image_to_numpy(raw(1, 1)).shape == (1, 1, 3)  # no limits given: none applied
+    assert messages.image_to_numpy(ok, limits=ImageLimits()).shape == (24, 32, 3)
+    assert messages.image_to_numpy(raw(1, 1)).shape == (1, 1, 3)  # no limits given: none applied

@@ -13,20 +13,8 @@ import numpy as np
 import pytest
 
 from harnets_core.errors import ConfigError, VideoError
-from harnets_core.formats.video import (
-    DEFAULT_VIEW_SIZE_HW,
-    VIEWS,
-    FrameCache,
-    VideoInfo,
-    crop_view,
-    frame_indices,
-    probe_video,
-    read_frames,
-    read_frames_at,
-    sample_indices,
-    time_range_to_frames,
-    write_video,
-)
+from harnets_core.formats.frame_cache import FrameCache
+from harnets_core.formats.video import DEFAULT_VIEW_SIZE_HW, VIEWS, VideoInfo, crop_view, frame_indices, probe_video, read_frames, read_frames_at, sample_indices, time_range_to_frames, write_video
 
 N_FRAMES = 40
 QUADRANT_RGB = {"top": (220, 30, 30), "left": (30, 220, 30), "right": (30, 30, 220),

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from harnets_core.errors import VideoError
-from harnets_core.formats.video import FrameCache, probe_video, read_frames
+from harnets_core.formats.frame_cache import FrameCache
+from harnets_core.formats.video import probe_video, read_frames
 
 N_FRAMES = 100
 FPS = 25.0

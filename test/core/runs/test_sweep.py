@@ -59,8 +59,9 @@ def test_row_names_follow_the_original_table():
     assert row_name("rgb", "SA", "top") == "RGB-SP-SA"
     assert row_name("rgb", "LA", "top") == "RGB-SP-LA"
     assert row_name("rgb", "SA", "left") == "RGB-SA" == row_name("rgb", "SA", "right")
+    assert row_name("rgb", "LA", "full") == "RGB-FULL-LA"  # the whole frame: own layouts' single cameras
     with pytest.raises(ConfigError):
-        row_name("rgb", "SA", "full")
+        row_name("rgb", "SA", "skeleton")
     with pytest.raises(ConfigError):
         row_name("pose", "SA")
 
@@ -87,12 +88,13 @@ def test_format_table_rows_and_columns():
 
 def test_sweep_parser_defaults():
     args = build_parser().parse_args(["sweep", "--data", "d", "--out", "o"])
-    assert (args.modality, args.layout, args.view) == ("skeleton", "auto", "top")
+    assert (args.modality, args.layout, args.view) == ("skeleton", "auto", None)  # None: top on InHARD, full on own data
     assert args.layers_grid == [1, 2, 3] and args.batch_sizes == [4, 8, 16] and args.scenarios == ["SA", "LA"]
     train = build_parser().parse_args(["train", "skeleton", "--data", "d", "--out", "o", "--layout", "segmented"])
     assert train.layout == "segmented"
+    assert build_parser().parse_args(["sweep", "--data", "d", "--out", "o", "--modality", "rgb", "--view", "full"]).view == "full"
     with pytest.raises(SystemExit):
-        build_parser().parse_args(["sweep", "--data", "d", "--out", "o", "--modality", "rgb", "--view", "full"])
+        build_parser().parse_args(["sweep", "--data", "d", "--out", "o", "--modality", "rgb", "--view", "skeleton"])
 
 
 # ----------------------------------------------------------------------------- skeleton sweep

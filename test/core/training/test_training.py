@@ -19,10 +19,11 @@ from torch import nn
 from harnets_core.errors import ConfigError
 from harnets_core.models.modelfile import load_model
 from harnets_core.models import LSTMClassifier, LSTMConfig
+from harnets_core.training.average import WeightAverage
 from harnets_core.training.loop import (
     ArrayDataset,
     TrainConfig,
-    WeightAverage,
+
     class_weights,
     dataset_labels,
     fit,
