@@ -165,9 +165,11 @@ def replay_offline(bag: str | Path, models: Mapping[str, str | Path], out_dir: s
         if rec.forecaster is not None:
             forecasts[src] = [((p.stamp_ns - BAG_START_NS) / 1e9, p.forecast) for p in predictions[src]]
             forecast_models[src] = rec.forecaster.model
+    if predictions.get("fusion") and predictions["fusion"][0].forecast is not None:
+        forecasts["fusion"] = [((p.stamp_ns - BAG_START_NS) / 1e9, p.forecast) for p in predictions["fusion"]]
+        forecast_models["fusion"] = first.model
     metrics = score_replay(bag, timed, gt_stream, out_dir, model_classes=model_classes, end_s=end_s,
                            title=f"offline replay of {bag.name}", forecasts=forecasts, forecast_models=forecast_models)
-from harnets_core.streaming.forecast import Forecaster
     metrics["invalid_messages"] = invalid
     return metrics
 
@@ -246,8 +248,8 @@ def score_timed(
     if not gt_stream:
         raise BagError("the bag has no ground-truth Activity messages (source 'ground_truth')")
     gt = segments_from_stream(gt_stream, end_s=end_s)
-    results = write_timeline_report(out_dir, gt, timed, list(class_names), latencies_by_source=latencies, title=title)
-from harnets_core.streaming.forecast import Forecaster
+    results = write_timeline_report(out_dir, gt, timed, list(class_names), latencies_by_source=latencies, title=title,
+                                    forecasts=forecasts)
     summary = {src: _as_dict(m) for src, m in results.items()}
     class_ids = list(range(len(class_names)))
     for src in summary:

@@ -98,7 +98,7 @@ def test_align_classes_maps_model_ids_by_name() -> None:
 def test_train_bag_replay_scores_the_users_classes(own_root: Path, own_model: Path, tmp_path: Path, capsys) -> None:
     from harnets_core.models.modelfile import read_meta
 
-    assert read_meta(own_model).class_names == CLASSES
+    assert read_meta(own_model).class_names == [IDLE_NAME, *CLASSES]  # whole recordings: idle is a class (id 0)
     bag = tmp_path / "rec04_bag"  # a validation recording
     assert main(["bag", "from-dataset", "--data", str(own_root), "--session", "rec04", "--out", str(bag)]) == 0
     out = tmp_path / "report"
