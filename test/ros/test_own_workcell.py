@@ -91,9 +91,9 @@ def test_node_publishes_the_users_classes_and_rejects_another_skeleton(start_nod
     assert len(cmu.skeleton.joint_names) == 31
     _publish(ros_node, pub, frames_of(cmu), 1 / 120)
     assert spin_until(ros_node, lambda: len(got) >= 3, 20.0)
-    for msg in got:
-        assert list(msg.class_names) == CLASSES and list(msg.class_ids) == [0, 1, 2]
-        assert msg.label in CLASSES and msg.source == "skeleton"
+    for msg in got:  # whole recordings: idle ("No action", id 0) is a class, the user's ids count from 1
+        assert list(msg.class_names) == ["No action", *CLASSES] and list(msg.class_ids) == [0, 1, 2, 3]
+        assert msg.label in ["No action", *CLASSES] and msg.source == "skeleton"
 
     axis = read_bvh(real_clip_path)  # InHARD's Axis Neuron suit, 6 channels a joint
     _publish(ros_node, pub, frames_of(axis, start_ns=T0_NS + 3_000_000_000), 1 / 240)
@@ -115,7 +115,7 @@ def test_node_publishes_the_users_classes_and_rejects_another_skeleton(start_nod
     _publish(ros_node, pub, frames_of(cmu, start_ns=again_ns), 1 / 120)
     assert spin_until(ros_node, lambda: sum(time_to_ns(m.header.stamp) >= again_ns for m in got) >= 3, 20.0)
     axis_span = [m for m in got if T0_NS + 3_000_000_000 <= time_to_ns(m.header.stamp) < again_ns]
-    assert axis_span == [] and all(list(m.class_names) == CLASSES for m in got)
+    assert axis_span == [] and all(list(m.class_names) == ["No action", *CLASSES] for m in got)
 
 
 def _image(stamp_ns: int, k: int) -> Image:
