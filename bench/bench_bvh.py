@@ -17,7 +17,7 @@ must be identical, bit for bit. The `bvh` package is read the fastest fair way i
 style is timed too. Reported: median wall and CPU (process) time of each reader and their
 ratios, as Markdown rows on stdout and, with --json, as JSON.
 
-    python bench/bench_bvh.py [--frames 72000] [--repeat 5] [--bvh-repeat 2] [--json out.json]
+    python bench/bench_bvh.py [--frames 72000] [--repeat 5] [--bvh-repeat 2] [--threads N] [--json out.json]
 """
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from harnets_core.bvh import _PARSE_THREADS, read_bvh  # noqa: E402
+import harnets_core.bvh as bvh_module  # noqa: E402
+from harnets_core.bvh import read_bvh  # noqa: E402
 
 CLIP = ROOT / "test" / "data" / "P01_R01_0026.48_0028.80.bvh"
 STYLES = ("clip", "six")
@@ -74,15 +75,20 @@ def read_with_bvh_package(path: Path) -> np.ndarray:
 
 
 def timed(fn, repeat: int):
-    """Median wall and CPU (process) time of ``repeat`` calls. On a shared machine the CPU
-    time is the fairer figure: it does not count the time other processes held the cores."""
-    wall, cpu, result = [], [], None
+    """Median wall and CPU (process: user + system) time of ``repeat`` calls, and each call's
+    (wall, user, system) seconds. On a shared machine the CPU time is the fairer figure: it
+    does not count the time other processes held the cores."""
+    wall, cpu, runs, result = [], [], [], None
     for _ in range(repeat):
-        t0, c0 = time.perf_counter(), time.process_time()
+        result = None                                  # the previous result is freed first
+        t0, c0 = time.perf_counter(), os.times()
         result = fn()
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-    return statistics.median(wall), statistics.median(cpu), wall, result
+        t1, c1 = time.perf_counter(), os.times()
+        user, system = c1.user - c0.user, c1.system - c0.system
+        wall.append(t1 - t0)
+        cpu.append(user + system)
+        runs.append((round(t1 - t0, 3), round(user, 3), round(system, 3)))
+    return statistics.median(wall), statistics.median(cpu), runs, result
 
 
 def bench(path: Path, style: str, repeat: int, bvh_repeat: int) -> dict:
@@ -94,8 +100,8 @@ def bench(path: Path, style: str, repeat: int, bvh_repeat: int) -> dict:
     return {
         "style": style, "frames": clip.n_frames, "channels": clip.skeleton.n_channels,
         "file_mb": round(path.stat().st_size / 1e6, 1), "load_avg_1min_before": load,
-        "harnets_s": round(h_med, 3), "harnets_runs_s": [round(t, 3) for t in h_all],
-        "bvh_package_s": round(b_med, 2), "bvh_package_runs_s": [round(t, 2) for t in b_all],
+        "harnets_s": round(h_med, 3), "harnets_runs_wall_user_sys_s": h_all,
+        "bvh_package_s": round(b_med, 2), "bvh_package_runs_wall_user_sys_s": b_all,
         "harnets_cpu_s": round(h_cpu, 3), "bvh_package_cpu_s": round(b_cpu, 2),
         "speedup": round(b_med / h_med, 1), "speedup_cpu": round(b_cpu / h_cpu, 1), "identical": identical,
     }
@@ -119,15 +125,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--styles", nargs="+", choices=STYLES, default=list(STYLES), help="number styles to bench")
     ap.add_argument("--repeat", type=int, default=5, help="runs of read_bvh (median reported)")
     ap.add_argument("--bvh-repeat", type=int, default=2, help="runs of the bvh package (median reported)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help=f"threads parsing a large file's motion (default: one per core, at most 4; here "
+                         f"{bvh_module._PARSE_THREADS})")
     ap.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = ap.parse_args(argv)
+    if args.threads is not None:
+        bvh_module._PARSE_THREADS = max(1, args.threads)
     import bvh  # noqa: F401  (fail early if the reference package is missing)
 
     results = {
         "command": "python bench/bench_bvh.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} CPU, {platform.python_version()}, numpy {np.__version__}",
-        "parse_threads": _PARSE_THREADS,
+        "parse_threads": bvh_module._PARSE_THREADS,
         "load_avg_1min_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "runs": [],
     }
