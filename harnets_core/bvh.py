@@ -341,7 +341,7 @@ _DOTS = _U(0x2E2E2E2E2E2E2E2E)
 _SWAR_MUL1, _SWAR_MASK2 = _U(1 + (10 << 8)), _U(0x00FF00FF00FF00FF)
 _SWAR_MUL2, _SWAR_MASK4 = _U(1 + (100 << 16)), _U(0x0000FFFF0000FFFF)
 _SWAR_MUL3 = _U(1 + (10000 << 32))
-_SH8, _SH16, _SH32 = _U(8), _U(16), _U(32)
+_SH8, _SH16, _SH32, _SH64 = _U(8), _U(16), _U(32), _U(64)
 _ALL = 2**64 - 1
 # Integer digits: index n_int (clipped to 0..9): keep the n most significant bytes; 0 and 9 invalid.
 _KEEP_INT = np.array([0] + [_ALL << (8 * (8 - n)) & _ALL for n in range(1, 9)] + [0], dtype=np.uint64)
@@ -377,18 +377,19 @@ def _reduce8(t: np.ndarray) -> np.ndarray:
     return t
 
 
-def _parse_chunk(arr: np.ndarray, words: np.ndarray, s: int, newlines: np.ndarray, out: np.ndarray,
+def _parse_chunk(arr: np.ndarray, windows: np.ndarray, s: int, newlines: np.ndarray, out: np.ndarray,
                  first_line: int, path, is_last_chunk: bool) -> None:
     """Parse the motion lines ``arr[s + 1 : s + newlines[-1]]`` into ``out`` (n_lines, C) float64.
 
-    ``arr`` is the file (uint8), ``words[i]`` the 8 bytes ``arr[i : i + 8]`` as a little-endian
-    uint64; ``arr[s]`` is the ``\\n`` before the first line (``s >= 8``); ``newlines`` (n_lines,)
-    are the positions, relative to ``s``, of the byte ending each line (whitespace).
+    ``arr`` is the file (uint8), ``windows[i]`` its 16 bytes ``arr[i : i + 16]`` (an overlapping
+    ``V16`` view); ``arr[s]`` is the ``\\n`` before the first line (``s >= 16``); ``newlines``
+    (n_lines,) are the positions, relative to ``s``, of the byte ending each line (whitespace).
 
     A plain token ``[+-]ddd.fff`` (1-8 integer digits, 0-7 fraction digits, or an integer) is read
-    with two SWAR words, the 8 bytes ending at its last byte and the 8 bytes ending before its
-    dot; its value ``+-mantissa / 10**n_frac`` (mantissa < 10**15 < 2**53, exact) is one correctly
-    rounded division, identical to ``float(token)``. Other tokens go through :func:`_slow_token`.
+    from the 16 bytes ending at its last byte (one gather) as two SWAR words, its last 8 bytes and
+    the 8 bytes ending before its dot; its value ``+-mantissa / 10**n_frac`` (mantissa < 10**15 <
+    2**53, exact) is one correctly rounded division, identical to ``float(token)``. Other tokens
+    go through :func:`_slow_token`.
     """
     n_lines, c = out.shape
     end = s + int(newlines[-1]) + 1
@@ -409,18 +410,19 @@ def _parse_chunk(arr: np.ndarray, words: np.ndarray, s: int, newlines: np.ndarra
         i = int(np.flatnonzero(per_line != c)[0])
         raise _line_count_error(path, first_line + i, int(per_line[i]), c,
                                 is_last_chunk and i == n_lines - 1)
-    wrel = words[s - 7:]                            # wrel[k]: the 8 bytes ENDING at arr[s + k]
-    last8 = wrel[ends]                              # (N,) uint64, the token's last 8 bytes
+    pairs = windows[s - 15:][ends].view("<u8").reshape(-1, 2)   # (N, 2): the 16 bytes ending at each token's end
+    last8 = pairs[:, 1].copy()                      # (N,) uint64, the token's last 8 bytes
     x = last8 ^ _DOTS                               # '.' -> 0x00
     x = ~(((x & _LOW7) + _LOW7) | x | _LOW7)        # 0x80 exactly in the bytes that were '.'
     n_frac1 = _N_FRAC1.take(x.astype(np.float64).view(np.int64) >> 55)   # 1 + digits after the dot
     no_dot = n_frac1 > ends - before                # no '.' in the token itself: an integer
     n_frac1[no_dot] = 0
-    int_end = ends - n_frac1                        # last integer digit
     first = arr[s + 1:].take(before)                # first byte of each token
     neg = first == 45
-    n_int = int_end - before - (neg | (first == 43))
-    t_int = wrel[int_end]
+    n_int = ends - n_frac1 - before - (neg | (first == 43))
+    shift = (n_frac1 << 3).view(np.uint64)          # the 8 bytes ending before the dot (at the end if none)
+    t_int = pairs[:, 0] >> (_SH64 - shift)
+    t_int |= last8 << shift
     t_int ^= _ZEROS_ASCII                           # digits -> their values 0..9
     t_int &= _KEEP_INT.take(n_int, mode="clip")     # bytes before the digits -> leading zeros
     t_frac = last8
@@ -448,14 +450,14 @@ def _parse_motion(data: bytes, line_starts: np.ndarray, line_stops: np.ndarray,
                   n_channels: int, first_line: int, path, last_chunk_ends_file: bool) -> np.ndarray:
     """Parse the motion lines given by byte offsets ``line_starts``/``line_stops`` -> (F, C).
 
-    ``data[line_starts[0] - 1]`` is the ``\\n`` before the first line, ``line_starts[0] >= 9``.
+    ``data[line_starts[0] - 1]`` is the ``\\n`` before the first line, ``line_starts[0] >= 17``.
     """
     n_lines = line_starts.size
     out = np.empty((n_lines, n_channels), dtype=np.float64)
     if n_lines == 0:
         return out
     arr = np.frombuffer(data, dtype=np.uint8)
-    words = np.ndarray((arr.size - 7,), dtype="<u8", buffer=data, strides=(1,))   # unaligned view
+    windows = np.ndarray((arr.size - 15,), dtype="V16", buffer=data, strides=(1,))   # overlapping view
     per_chunk = max(1, _CHUNK_VALUES // n_channels)
     n_chunks = -(-n_lines // per_chunk)
 
@@ -464,11 +466,11 @@ def _parse_motion(data: bytes, line_starts: np.ndarray, line_stops: np.ndarray,
         c1 = min(n_lines, c0 + per_chunk)
         s = int(line_starts[c0]) - 1
         newlines = line_stops[c0:c1] - s
-        a, w = arr, words
+        a, w = arr, windows
         if int(line_stops[c1 - 1]) >= arr.size:         # the last line ends the file: pad a copy
-            a = np.concatenate((arr[s - 8:], np.full(1, 10, dtype=np.uint8)))
-            w = np.ndarray((a.size - 7,), dtype="<u8", buffer=a, strides=(1,))
-            s = 8
+            a = np.concatenate((arr[s - 16:], np.full(1, 10, dtype=np.uint8)))
+            w = np.ndarray((a.size - 15,), dtype="V16", buffer=a, strides=(1,))
+            s = 16
         _parse_chunk(a, w, s, newlines, out[c0:c1], first_line + c0, path,
                      last_chunk_ends_file and c1 == n_lines)
 
