@@ -410,6 +410,17 @@ def test_random_spellings_are_bit_identical_to_python_float(monkeypatch: pytest.
     assert np.array_equal(part.motion.view(np.int64), expected[1001:2999].view(np.int64))
 
 
+def test_real_clip_is_bit_identical_to_python_float(clip: BvhClip) -> None:
+    """Every value of the real clip (Axis Neuron's style, exponents included) equals float(token)."""
+    expected = np.array([[float(t) for t in line.split()] for line in LINES])
+    assert np.array_equal(clip.motion.view(np.int64), expected.view(np.int64))
+    # and in six-decimal style, as mocap exports write it
+    six = b"\n".join(b" ".join(b"%.6f" % float(t) for t in line.split()) for line in LINES)
+    tokens = [line.split() for line in six.split(b"\n")]
+    parsed = parse_bvh(HEADER + b"Frames: 276\nFrame Time: 0.008401\n" + six + b"\n")
+    assert np.array_equal(parsed.motion.view(np.int64), np.array([[float(t) for t in row] for row in tokens]).view(np.int64))
+
+
 def test_threaded_parse_raises_the_first_error_in_file_order(monkeypatch: pytest.MonkeyPatch) -> None:
     import harnets_core.bvh as bvh_module
     monkeypatch.setattr(bvh_module, "_CHUNK_VALUES", N_CHANNELS)      # one line a chunk
