@@ -6,8 +6,11 @@ Conventions (standard BVH, as written by Axis Neuron for InHARD):
   order they are listed: ``CHANNELS ... Yrotation Xrotation Zrotation`` gives
   ``R = Ry @ Rx @ Rz`` (intrinsic Y-X-Z, i.e. scipy ``Rotation.from_euler("YXZ", ...)``).
 * A joint's local translation is its OFFSET; where the joint has position channels, each
-  present channel REPLACES the matching OFFSET component (InHARD: every joint has all three,
-  and their values stay within a few mm of the OFFSET: they are the suit's bone lengths).
+  present channel REPLACES the matching OFFSET component, every frame (InHARD: every joint has
+  all three, so its OFFSET is never used; only End Sites use theirs). The channels are not a
+  constant copy of the OFFSET: on the real clip ``test/data/P01_R01_0026.48_0028.80.bvh`` they
+  differ from it by up to 3.0 cm on one axis (LeftFoot; RightFoot 2.1 cm, Head and Neck
+  0.5 cm, every other joint below 0.3 cm, the median joint 4 um). See docs/DATASET.md.
 * ``world_rot[j] = world_rot[parent] @ R[j]``;
   ``world_pos[j] = world_pos[parent] + world_rot[parent] @ translation[j]``.
   End Sites have no channels: translation = OFFSET, no rotation.

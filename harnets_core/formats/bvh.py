@@ -1,27 +1,32 @@
 """Read and write BVH motion-capture files (InHARD skeletons: 59 joints x 6 channels, 120 Hz).
 
 The hierarchy (a few hundred lines) is parsed token by token in Python; the motion block
-(tens of MB on a full InHARD session) is parsed VECTORIZED with numpy, chunk by chunk:
+(tens of MB on a full InHARD session) is parsed VECTORIZED with numpy, in chunks of about
+16,000 values (so that every temporary stays below glibc's mmap threshold and is recycled,
+not page-faulted in again), on one thread per core for large files (numpy releases the GIL):
 
 * line ends and token boundaries are found with byte-level boolean masks, and every line's
   token count is checked at once against the channel count;
-* plain decimals (``-22.167509``, ``0.0``: 1-8 integer digits, 1-7 fraction digits, no
-  exponent) are converted with SWAR arithmetic on uint64 words (8 ASCII digits a word, the
-  classic ``(w * 10 + (w >> 8))`` multiply-and-mask reduction): the integer mantissa ``m``
-  (< 10**15, exact) then ``+-m / 10**k``, one correctly rounded IEEE division, hence values
-  bit-identical to Python's ``float(token)`` (and to the ``bvh`` package);
+* plain decimals (``-22.167509``, ``0.000000``, ``-20``: 1-8 integer digits, 0-7 fraction
+  digits, no exponent) are converted with SWAR arithmetic on uint64 words (8 ASCII digits a
+  word, reduced by three multiply-shift steps): the integer mantissa ``m`` (< 10**15, exact)
+  then ``+-m / 10**k``, one correctly rounded IEEE division, hence values bit-identical to
+  Python's ``float(token)`` (and to the ``bvh`` package), ``-0.0`` included;
 * the rare other tokens (exponents such as ``-3.9e-05``, which InHARD does contain, long
   tokens, or garbage) go through ``float()`` one by one, guarded by a strict regex.
 
-Chunks are 64 KiB so that temporaries stay small (large numpy temporaries cost page faults).
 Speed: see docs/BENCHMARKS.md ("BVH loading").
 
 Every malformed file raises :class:`~harnets_core.errors.BvhParseError` naming the file and
 the 1-based line: truncated file (fewer motion lines than ``Frames:``, a cut last line),
 a wrong value count, a non-numeric value, NaN/inf, an empty motion, unknown channel names,
-more motion lines than ``Frames:``, a missing ``MOTION``/``Frames:``/``Frame Time:``,
-unbalanced braces. CRLF line endings, tabs and spaces are accepted; ``End Site`` and
-``End site`` are both accepted. Trailing blank lines after the motion are ignored.
+a duplicate joint name, more motion lines than ``Frames:``, a missing
+``MOTION``/``Frames:``/``Frame Time:``, a frame time outside [``MIN_FRAME_TIME_S``,
+``MAX_FRAME_TIME_S``] (at most 10 kHz, at least one frame a minute), unbalanced braces,
+UTF-16 text. A frame range outside the file (or not integers) is a ``BvhParseError`` too,
+naming the file and the range. LF, CRLF and CR-only line endings, a UTF-8 byte-order mark,
+tabs and spaces are accepted; ``End Site`` and ``End site`` are both accepted. Trailing
+blank lines after the motion are ignored.
 
 Limit: a last line cut in the middle of its last number (``-20.0`` -> ``-20``) with no
 trailing newline cannot be told from a complete file; every other cut is detected.
@@ -29,8 +34,10 @@ trailing newline cannot be told from a complete file; every other cut is detecte
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -42,6 +49,8 @@ from harnets_core.errors import BvhParseError
 
 __all__ = [
     "CHANNEL_NAMES",
+    "MIN_FRAME_TIME_S",
+    "MAX_FRAME_TIME_S",
     "Joint",
     "Skeleton",
     "BvhClip",
@@ -55,17 +64,15 @@ CHANNEL_NAMES: tuple[str, ...] = (
     "Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation",
 )
 
-# Motion-block chunk size in bytes: keeps every temporary of one chunk small (no page faults).
-_CHUNK_BYTES = 1 << 16
-_CHUNK_BYTES_THREADED = 1 << 18
-# Threads parsing motion chunks of a large file (one per core, at most 4).
-_PARSE_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)))
-# Spaces padded before each chunk, so that every 8-byte word read before a token stays inside.
-_MAX_FAST_WIDTH = 16
-_POW10 = 10.0 ** np.arange(0, 23)
 _NUMBER_RE = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _NONFINITE_RE = re.compile(rb"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 _MOTION_RE = re.compile(rb"^[ \t]*MOTION[ \t]*\r?$", re.MULTILINE)
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# Accepted 'Frame Time:' (seconds): at most 10 kHz (mocap runs at 30 Hz to 1 kHz), at least one
+# frame a minute. Outside, the value is a typo or garbage (1e-300 would mean 1e300 frames/s).
+MIN_FRAME_TIME_S = 1e-4
+MAX_FRAME_TIME_S = 60.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -228,10 +235,16 @@ def _parse_hierarchy(text: str, path: str | Path | None) -> Skeleton:
     if tok != "ROOT":
         raise BvhParseError(path, line, f"expected 'ROOT', found {tok!r}")
     joints: list[Joint] = []
+    name_lines: dict[str, int] = {}
     n_channels = 0
 
     def parse_joint(parent: int, end_site: bool, name: str, line: int) -> None:
         nonlocal n_channels
+        if name in name_lines:
+            what = "End Site" if end_site else "joint"
+            raise BvhParseError(path, line, f"duplicate joint name {name!r} ({what}; "
+                                            f"the first {name!r} is on line {name_lines[name]})")
+        name_lines[name] = line
         open_line = toks.expect("{")
         tok, ln = toks.next("'OFFSET'")
         if tok != "OFFSET":
@@ -294,10 +307,6 @@ def _parse_hierarchy(text: str, path: str | Path | None) -> Skeleton:
         if extra[0] == "ROOT":
             msg = "only one ROOT is supported"
         raise BvhParseError(path, extra[1], msg)
-    names = [j.name for j in joints]
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
-        raise BvhParseError(path, None, f"duplicate joint names {dup}")
     return Skeleton(tuple(joints))
 
 
@@ -321,144 +330,180 @@ def _line_count_error(path, line: int, found: int, n_channels: int, last: bool) 
     return BvhParseError(path, line, f"expected {n_channels} values, found {found}{hint}")
 
 
-# SWAR ("SIMD within a register") constants: 8 ASCII digits in one little-endian uint64.
+# SWAR ("SIMD within a register") constants: 8 ASCII bytes in one little-endian uint64.
 _U = np.uint64
 _ZEROS_ASCII = _U(0x3030303030303030)
 _HI_NIBBLES = _U(0xF0F0F0F0F0F0F0F0)
 _PLUS6 = _U(0x0606060606060606)
-_THREES = _U(0x3333333333333333)
 _LOW7 = _U(0x7F7F7F7F7F7F7F7F)
 _DOTS = _U(0x2E2E2E2E2E2E2E2E)
-_SWAR_MASK = _U(0x000000FF000000FF)
-_SWAR_MUL1 = _U(0x000F424000000064)   # 100 + (1000000 << 32)
-_SWAR_MUL2 = _U(0x0000271000000001)   # 1 + (10000 << 32)
-# Indexed by a digit count n (9 = invalid): keep the n most significant bytes, fill the others with '0'.
-_KEEP = np.array([0] + [(2**64 - 1) << (8 * (8 - n)) & (2**64 - 1) for n in range(1, 9)] + [2**64 - 1], dtype=np.uint64)
-_FILL = _ZEROS_ASCII & ~_KEEP
-_VALID = np.array([False] + [True] * 8 + [False])
-_POW10_U64 = np.array([10**k for k in range(10)], dtype=np.uint64)
-_SIGNS = np.array([1.0, -1.0])
+# 8 digit values (most significant at the lowest address) -> their value, in 3 multiply-shift steps.
+_SWAR_MUL1, _SWAR_MASK2 = _U(1 + (10 << 8)), _U(0x00FF00FF00FF00FF)
+_SWAR_MUL2, _SWAR_MASK4 = _U(1 + (100 << 16)), _U(0x0000FFFF0000FFFF)
+_SWAR_MUL3 = _U(1 + (10000 << 32))
+_SH8, _SH16, _SH32, _SH64 = _U(8), _U(16), _U(32), _U(64)
+_ALL = 2**64 - 1
+# Integer digits: index n_int (clipped to 0..9): keep the n most significant bytes; 0 and 9 invalid.
+_KEEP_INT = np.array([0] + [_ALL << (8 * (8 - n)) & _ALL for n in range(1, 9)] + [0], dtype=np.uint64)
+_BAD_INT = np.array([0xF0F0F0F0F0F0F0F0] + [0] * 8 + [0xF0F0F0F0F0F0F0F0], dtype=np.uint64)
+# Fraction digits: index n_frac1 = 1 + digits after the dot (0: no dot): keep the n_frac1 - 1 most
+# significant bytes; scale 10**(n_frac1 - 1) as an exact integer and as float64 (+ and -, index + 9).
+_KEEP_FRAC = np.array([0, 0] + [_ALL << (8 * (9 - m)) & _ALL for m in range(2, 9)], dtype=np.uint64)
+_SCALE_U64 = np.array([1, 1] + [10**(m - 1) for m in range(2, 9)], dtype=np.uint64)
+_SCALE_SIGNED = np.concatenate((_SCALE_U64, -_SCALE_U64.astype(np.int64))).astype(np.float64)
+# Highest '.' of an 8-byte word: its 0x80 flag at byte j makes float64 exponent bits 1030 + 8j,
+# so (bits >> 55) = 128 + j -> n_frac1 = 8 - j; 0 (no '.') -> a length no token has.
+_N_FRAC1 = np.full(136, 1 << 30, dtype=np.int64)
+_N_FRAC1[128:] = 8 - np.arange(8)
+# Values a chunk holds: its (N,) 8-byte temporaries stay below glibc's mmap threshold (128 KiB),
+# so they are recycled from the heap instead of being page-faulted in for every chunk (which
+# cost more system time than the parsing itself with 256 KiB chunks).
+_CHUNK_VALUES = 16_000
+# Threads parsing motion chunks of a large file (one per core, at most 4).
+_PARSE_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)))
+_THREADED_MIN_CHUNKS = 64
 
 
-def _swar_digits(words: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Value of the ``n`` most significant bytes of each uint64 of ``words`` read as decimal
-    digits (little-endian: the last byte in memory is the last digit).
+def _reduce8(t: np.ndarray) -> np.ndarray:
+    """(K,) uint64 of 8 digit VALUES (0..9, most significant at the lowest byte) -> their value."""
+    t *= _SWAR_MUL1
+    t >>= _SH8
+    t &= _SWAR_MASK2
+    t *= _SWAR_MUL2
+    t >>= _SH16
+    t &= _SWAR_MASK4
+    t *= _SWAR_MUL3
+    t >>= _SH32
+    return t
 
-    ``n`` (K,) uint64 in 0..9 (0 and 9 mean invalid). Returns ``(value (K,) uint64, ok (K,) bool)``,
-    ``ok`` False where ``n`` is invalid or one of the bytes is not a digit.
+
+def _parse_chunk(arr: np.ndarray, windows: np.ndarray, s: int, newlines: np.ndarray, out: np.ndarray,
+                 first_line: int, path, is_last_chunk: bool) -> None:
+    """Parse the motion lines ``arr[s + 1 : s + newlines[-1]]`` into ``out`` (n_lines, C) float64.
+
+    ``arr`` is the file (uint8), ``windows[i]`` its 16 bytes ``arr[i : i + 16]`` (an overlapping
+    ``V16`` view); ``arr[s]`` is the ``\\n`` before the first line (``s >= 16``); ``newlines``
+    (n_lines,) are the positions, relative to ``s``, of the byte ending each line (whitespace).
+
+    A plain token ``[+-]ddd.fff`` (1-8 integer digits, 0-7 fraction digits, or an integer) is read
+    from the 16 bytes ending at its last byte (one gather) as two SWAR words, its last 8 bytes and
+    the 8 bytes ending before its dot; its value ``+-mantissa / 10**n_frac`` (mantissa < 10**15 <
+    2**53, exact) is one correctly rounded division, identical to ``float(token)``. Other tokens
+    go through :func:`_slow_token`.
     """
-    w = (words & _KEEP.take(n)) | _FILL.take(n)
-    ok = ((w & _HI_NIBBLES) | (((w + _PLUS6) & _HI_NIBBLES) >> _U(4))) == _THREES
-    ok &= _VALID.take(n)
-    w -= _ZEROS_ASCII
-    w = w * _U(10) + (w >> _U(8))
-    w = (((w & _SWAR_MASK) * _SWAR_MUL1) + (((w >> _U(16)) & _SWAR_MASK) * _SWAR_MUL2)) >> _U(32)
-    return w, ok
-
-
-def _parse_chunk(buf: np.ndarray, newlines: np.ndarray, n_channels: int, first_line: int,
-                 path, is_last_chunk: bool) -> np.ndarray:
-    """Parse the motion lines held in ``buf`` -> (n_lines, C) float64.
-
-    ``buf`` (uint8) starts with ``_MAX_FAST_WIDTH`` spaces; ``newlines`` (n_lines,) are the
-    positions in ``buf`` of the ``\\n`` ending each line (the last one is a padding ``\\n``).
-    A plain token ``[+-]ddd.fff`` (1-8 integer digits, 1-7 fraction digits, so the integer
-    mantissa is < 10**15 < 2**53) is read with two SWAR words: the 8 bytes ending at its last
-    byte and the 8 bytes ending before its dot; its value ``+-mantissa / 10**n_frac`` is one
-    correctly rounded division, identical to ``float(token)``.
-    """
-    n_lines = newlines.size
-    c = n_channels
-    # Positions are shifted by 7 bytes: edge i of ws7 is about byte i + 7, so that
-    # words[i] (the 8 bytes i..i+7) is the word ENDING at that byte.
-    ws7 = buf[7:] <= 32                              # (B-7,) whitespace
-    edges = np.flatnonzero(ws7[:-1] != ws7[1:])      # alternating: before a token, last byte
-    before = edges[0::2]                             # (N,) token starts at byte before + 8
-    ends = edges[1::2]                               # (N,) token ends at byte ends + 7
-    n_ctrl = np.count_nonzero(buf < 32)
-    if n_ctrl != n_lines and n_ctrl != n_lines + np.count_nonzero(buf == 9) + np.count_nonzero(buf == 13):
-        bad = int(np.flatnonzero((buf < 32) & (buf != 9) & (buf != 10) & (buf != 13))[0])
+    n_lines, c = out.shape
+    end = s + int(newlines[-1]) + 1
+    ws = arr[s:end] <= 32                           # (B,) whitespace; ws[0] and ws[-1] are True
+    edges = np.flatnonzero(ws[:-1] != ws[1:])       # alternating: last space before a token, its last byte
+    before = edges[0::2]                            # (N,) token k is arr[s + before[k] + 1 : s + ends[k] + 1]
+    ends = edges[1::2]
+    inner = arr[s + 1:end - 1]
+    n_ctrl = np.count_nonzero(inner < 32)
+    if n_ctrl != n_lines - 1 and n_ctrl != n_lines - 1 + np.count_nonzero(inner == 9) + np.count_nonzero(inner == 13):
+        bad = int(np.flatnonzero((inner < 32) & (inner != 9) & (inner != 10) & (inner != 13))[0]) + 1
         raise BvhParseError(path, first_line + int(np.searchsorted(newlines, bad)),
-                            f"control byte 0x{int(buf[bad]):02x} in motion data")
+                            f"control byte 0x{int(arr[s + bad]):02x} in motion data")
     if ends.size != n_lines * c or not (
-        (ends[c - 1::c] + 7 < newlines).all() and (before[c::c] + 8 > newlines[:-1]).all()
+        (ends[c - 1::c] < newlines).all() and (before[c::c] >= newlines[:-1]).all()
     ):
-        per_line = np.diff(np.searchsorted(ends + 7, newlines), prepend=0)
+        per_line = np.diff(np.searchsorted(ends, newlines), prepend=0)
         i = int(np.flatnonzero(per_line != c)[0])
         raise _line_count_error(path, first_line + i, int(per_line[i]), c,
                                 is_last_chunk and i == n_lines - 1)
-    words = np.ndarray((buf.size - 7,), dtype="<u8", buffer=buf, strides=(1,))  # unaligned
-    frac_words = words.take(ends, mode="wrap")      # (N,) last 8 bytes of each token
-    tok_len = np.minimum(ends - before, 8).view(np.uint64)
-    x = (frac_words & _KEEP.take(tok_len)) ^ _DOTS  # '.' -> 0x00 (only the token's own bytes)
-    dot_flag = ~(((x & _LOW7) + _LOW7) | x | _LOW7)  # 0x80 in each byte that was '.'
-    # biased float exponent of the flag = 1030 + 8 * (byte of the highest '.'), 0 if none
-    exponent = (dot_flag.astype(np.float64).view(np.int64) >> 52)
-    n_frac1 = 8 - ((exponent - 1030) >> 3)           # 1 + digits after the dot (huge if none)
-    no_dot = exponent == 0                           # an integer token ("0", "-10"): no fraction
+    pairs = windows[s - 15:][ends].view("<u8").reshape(-1, 2)   # (N, 2): the 16 bytes ending at each token's end
+    last8 = pairs[:, 1].copy()                      # (N,) uint64, the token's last 8 bytes
+    x = last8 ^ _DOTS                               # '.' -> 0x00
+    x = ~(((x & _LOW7) + _LOW7) | x | _LOW7)        # 0x80 exactly in the bytes that were '.'
+    n_frac1 = _N_FRAC1.take(x.astype(np.float64).view(np.int64) >> 55)   # 1 + digits after the dot
+    no_dot = n_frac1 > ends - before                # no '.' in the token itself: an integer
     n_frac1[no_dot] = 0
-    int_end = ends - n_frac1                         # word ending just before the dot
-    first = buf[8:].take(before)
+    first = arr[s + 1:].take(before)                # first byte of each token
     neg = first == 45
-    n_int = int_end - before - (neg | (first == 43))
-    n_int = np.minimum(n_int.view(np.uint64), _U(9))
-    n_frac = np.minimum((n_frac1 - 1).view(np.uint64), _U(9))
-    n_frac[no_dot] = 0
-    int_part, ok = _swar_digits(words.take(int_end, mode="wrap"), n_int)
-    frac_part, ok_frac = _swar_digits(frac_words, n_frac)
-    frac_part[no_dot] = 0
-    ok_frac[no_dot] = True
-    ok &= ok_frac
-    ok &= n_frac <= 7
-    mantissa = int_part * _POW10_U64.take(n_frac) + frac_part          # < 10**15, exact
-    values = mantissa.astype(np.float64) / _POW10.take(n_frac)         # correctly rounded
-    values *= _SIGNS.take(neg.view(np.uint8))                          # -0.0 kept
-    special = np.flatnonzero(~ok)
-    if special.size:
-        line_of = np.searchsorted(newlines, ends[special] + 7)
-        for k, i in zip(special.tolist(), line_of.tolist()):
-            tok = buf[before[k] + 8:ends[k] + 8].tobytes()
-            values[k] = _slow_token(tok, path, first_line + i, k - i * c)
-    return values.reshape(n_lines, c)
+    n_int = ends - n_frac1 - before - (neg | (first == 43))
+    shift = (n_frac1 << 3).view(np.uint64)          # the 8 bytes ending before the dot (at the end if none)
+    t_int = pairs[:, 0] >> (_SH64 - shift)
+    t_int |= last8 << shift
+    t_int ^= _ZEROS_ASCII                           # digits -> their values 0..9
+    t_int &= _KEEP_INT.take(n_int, mode="clip")     # bytes before the digits -> leading zeros
+    t_frac = last8
+    t_frac ^= _ZEROS_ASCII
+    t_frac &= _KEEP_FRAC.take(n_frac1)
+    # a byte above 9 (not a digit), or an integer part of 0 or > 8 digits: the slow path
+    bad = (t_int + _PLUS6) | t_int | (t_frac + _PLUS6) | t_frac
+    bad &= _HI_NIBBLES
+    bad |= _BAD_INT.take(n_int, mode="clip")
+    special = np.flatnonzero(bad)
+    mantissa = _reduce8(t_int)
+    mantissa *= _SCALE_U64.take(n_frac1)
+    mantissa += _reduce8(t_frac)                    # < 10**15: exact
+    scale_index = n_frac1
+    scale_index += neg * 9                          # negative scale: the sign, -0.0 included
+    flat = out.reshape(-1)
+    np.divide(mantissa.astype(np.float64), _SCALE_SIGNED.take(scale_index), out=flat)
+    for k in special.tolist():
+        line, col = divmod(k, c)
+        tok = arr[s + before[k] + 1:s + ends[k] + 1].tobytes()
+        flat[k] = _slow_token(tok, path, first_line + line, col)
 
 
 def _parse_motion(data: bytes, line_starts: np.ndarray, line_stops: np.ndarray,
                   n_channels: int, first_line: int, path, last_chunk_ends_file: bool) -> np.ndarray:
-    """Parse the motion lines given by byte offsets ``line_starts``/``line_stops`` -> (F, C)."""
+    """Parse the motion lines given by byte offsets ``line_starts``/``line_stops`` -> (F, C).
+
+    ``data[line_starts[0] - 1]`` is the ``\\n`` before the first line, ``line_starts[0] >= 17``.
+    """
     n_lines = line_starts.size
     out = np.empty((n_lines, n_channels), dtype=np.float64)
     if n_lines == 0:
         return out
-    avg = max(1, int(line_stops[-1] - line_starts[0]) // n_lines)
-    total = int(line_stops[-1] - line_starts[0])
-    # Small chunks stay in the CPU cache; with threads, larger ones keep the GIL hand-offs rare.
-    threaded = _PARSE_THREADS > 1 and total > 8 * _CHUNK_BYTES_THREADED
-    per_chunk = max(1, (_CHUNK_BYTES_THREADED if threaded else _CHUNK_BYTES) // avg)
-    pad = _MAX_FAST_WIDTH
-    view = memoryview(data)
+    arr = np.frombuffer(data, dtype=np.uint8)
+    windows = np.ndarray((arr.size - 15,), dtype="V16", buffer=data, strides=(1,))   # overlapping view
+    per_chunk = max(1, _CHUNK_VALUES // n_channels)
+    n_chunks = -(-n_lines // per_chunk)
 
-    def parse(c0: int) -> None:
+    def parse(i: int) -> None:
+        c0 = i * per_chunk
         c1 = min(n_lines, c0 + per_chunk)
-        b0, b1 = int(line_starts[c0]), int(line_stops[c1 - 1])
-        buf = np.empty(pad + (b1 - b0) + 1, dtype=np.uint8)
-        buf[:pad] = 32
-        buf[pad:-1] = np.frombuffer(view[b0:b1], dtype=np.uint8)
-        buf[-1] = 10
-        newlines = line_stops[c0:c1] - (b0 - pad)
-        out[c0:c1] = _parse_chunk(buf, newlines, n_channels, first_line + c0, path,
-                                  last_chunk_ends_file and c1 == n_lines)
+        s = int(line_starts[c0]) - 1
+        newlines = line_stops[c0:c1] - s
+        a, w = arr, windows
+        if int(line_stops[c1 - 1]) >= arr.size:         # the last line ends the file: pad a copy
+            a = np.concatenate((arr[s - 16:], np.full(1, 10, dtype=np.uint8)))
+            w = np.ndarray((a.size - 15,), dtype="V16", buffer=a, strides=(1,))
+            s = 16
+        _parse_chunk(a, w, s, newlines, out[c0:c1], first_line + c0, path,
+                     last_chunk_ends_file and c1 == n_lines)
 
-    starts = range(0, n_lines, per_chunk)
-    workers = min(_PARSE_THREADS, len(starts)) if threaded else 1
+    workers = min(_PARSE_THREADS, n_chunks) if n_chunks >= _THREADED_MIN_CHUNKS else 1
     if workers <= 1:
-        for c0 in starts:
-            parse(c0)
+        for i in range(n_chunks):
+            parse(i)
         return out
-    # numpy releases the GIL in its loops: chunks parse in parallel on several cores. The
-    # first error (the earliest chunk's, in file order) is raised, as in the serial loop.
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for future in [pool.submit(parse, c0) for c0 in starts]:
-            future.result()
+    # numpy releases the GIL in its loops: chunks parse in parallel on several cores. Chunks are
+    # handed out in file order; after an error no later chunk is started, and the error of the
+    # earliest failing chunk is raised, as in the serial loop.
+    next_chunk = itertools.count()
+    lock = threading.Lock()
+    errors: dict[int, BaseException] = {}
+
+    def work() -> None:
+        for i in next_chunk:
+            with lock:
+                if i >= n_chunks or (errors and i > min(errors)):
+                    return
+            try:
+                parse(i)
+            except BaseException as err:  # noqa: BLE001  (re-raised below, in file order)
+                with lock:
+                    errors[i] = err
+
+    with ThreadPoolExecutor(max_workers=workers - 1) as pool:
+        helpers = [pool.submit(work) for _ in range(workers - 1)]
+        work()
+        for h in helpers:
+            h.result()
+    if errors:
+        raise errors[min(errors)]
     return out
 
 
@@ -471,14 +516,45 @@ def _newlines(data: bytes, start: int, stop: int, block: int = 1 << 20) -> np.nd
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
+def _frame_index(value: object, what: str, path: str | Path | None) -> int:
+    """``value`` as a frame index (an int or numpy integer), else :class:`BvhParseError`."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise BvhParseError(path, None, f"{what} must be an integer frame index, got {value!r}")
+    return int(value)
+
+
+def _check_frame_range(start: int, end: int, n_frames: int, frames_line: int, path: str | Path | None) -> None:
+    """``[start, end)`` must be a non-empty range of the file's ``n_frames`` frames."""
+    if start < 0 or start >= n_frames or end > n_frames:
+        raise BvhParseError(
+            path, None,
+            f"frame range [{start}, {end}) is outside the file's frames [0, {n_frames}) "
+            f"('Frames: {n_frames}' on line {frames_line})",
+        )
+    if start >= end:
+        raise BvhParseError(path, None, f"empty frame range [{start}, {end}): start_frame must be below end_frame")
+
+
 def parse_bvh(text: str | bytes, path: str | Path | None = None, *,
               start_frame: int = 0, end_frame: int | None = None) -> BvhClip:
     """Parse BVH text (str or bytes). Frames ``[start_frame, end_frame)`` are kept.
 
     The number of motion lines is always checked against ``Frames:``; values are
-    parsed and validated only inside the requested frame range.
+    parsed and validated only inside the requested frame range. A range that is empty,
+    reversed or outside the file, or a frame index that is not an integer, is a
+    :class:`BvhParseError` naming the file and the range (its ``line`` is None).
     """
+    start_frame = _frame_index(start_frame, "start_frame", path)
+    if end_frame is not None:
+        end_frame = _frame_index(end_frame, "end_frame", path)
     data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    if data.startswith(_UTF8_BOM):                     # a UTF-8 byte-order mark: skip it
+        data = data[len(_UTF8_BOM):]
+    elif data.startswith(_UTF16_BOMS):
+        raise BvhParseError(path, 1, f"UTF-16 text (byte-order mark {data[:2].hex(' ')}): "
+                                     "a BVH file must be ASCII or UTF-8")
+    if b"\n" not in data and b"\r" in data:           # classic Mac OS line ends (CR only)
+        data = data.replace(b"\r", b"\n")
     found = _MOTION_RE.search(data)
     if found is None:
         header_text = data.decode("utf-8", errors="replace")
@@ -523,8 +599,18 @@ def parse_bvh(text: str | bytes, path: str | Path | None = None, *,
         raise BvhParseError(path, time_line, f"frame time {time_parts[2]!r} is not a number") from None
     if not (np.isfinite(frame_time_s) and frame_time_s > 0):
         raise BvhParseError(path, time_line, f"frame time must be positive and finite, got {frame_time_s}")
+    if not MIN_FRAME_TIME_S <= frame_time_s <= MAX_FRAME_TIME_S:
+        raise BvhParseError(
+            path, time_line,
+            f"frame time {time_parts[2].decode(errors='replace')} s ({1.0 / frame_time_s:.6g} frames/s) is outside "
+            f"[{MIN_FRAME_TIME_S:g}, {MAX_FRAME_TIME_S:g}] s (at most {1.0 / MIN_FRAME_TIME_S:g} frames/s, "
+            f"at least one frame a minute)",
+        )
     if n_frames == 0:
         raise BvhParseError(path, frames_line, "empty motion (Frames: 0)")
+    if end_frame is None:
+        end_frame = n_frames
+    _check_frame_range(start_frame, end_frame, n_frames, frames_line, path)
 
     # motion lines: [pos, stop) with trailing whitespace ignored
     pos += 1
@@ -536,10 +622,6 @@ def parse_bvh(text: str | bytes, path: str | Path | None = None, *,
         raise BvhParseError(path, first_line, f"empty motion: 'Frames: {n_frames}' but no motion lines (file truncated?)")
     newline_at = _newlines(data, pos, stop)                  # (L-1,) absolute offsets
     n_lines = newline_at.size + 1
-    if end_frame is None:
-        end_frame = n_frames
-    if not (0 <= start_frame < end_frame <= n_frames):
-        raise ValueError(f"{path or '<text>'}: frame range [{start_frame}, {end_frame}) is outside [0, {n_frames})")
     line_starts = np.concatenate(([pos], newline_at + 1))
     line_stops = np.concatenate((newline_at, [stop]))
     i1 = min(end_frame, n_lines)
@@ -555,7 +637,10 @@ def parse_bvh(text: str | bytes, path: str | Path | None = None, *,
 
 
 def read_bvh(path: str | Path, *, start_frame: int = 0, end_frame: int | None = None) -> BvhClip:
-    """Read a BVH file; keep frames ``[start_frame, end_frame)`` (end exclusive)."""
+    """Read a BVH file; keep frames ``[start_frame, end_frame)`` (end exclusive).
+
+    Every problem, a bad frame range included, is a :class:`BvhParseError` naming the file.
+    """
     path = Path(path)
     try:
         data = path.read_bytes()

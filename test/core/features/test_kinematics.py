@@ -77,3 +77,60 @@ def test_real_clip_is_plausible(clip) -> None:
     # bone lengths stay constant over the clip (rigid skeleton)
     arm = np.linalg.norm(pos[:, sk.index("RightForeArm")] - pos[:, sk.index("RightArm")], axis=1)
     assert arm.std() < 0.05 and 20 < arm.mean() < 40
+
+
+def _descendants(skeleton, index: int) -> set[int]:
+    out = {index}
+    for i, joint in enumerate(skeleton.joints):   # depth-first file order: parents come first
+        if joint.parent in out:
+            out.add(i)
+    return out
+
+
+def test_position_channels_replace_the_offset(clip) -> None:
+    """Convention (docs/DATASET.md): where a joint has position channels, their values are its
+    translation from the parent, and its OFFSET is not used (InHARD: every joint has them)."""
+    from dataclasses import replace
+
+    from harnets_core.formats.bvh import Skeleton
+
+    sk = clip.skeleton
+    motion = clip.motion[:4]
+    base = forward_kinematics(sk, motion)
+    foot = sk.index("LeftFoot")
+    joint = sk.joints[foot]
+    moved = motion.copy()
+    moved[:, joint.channel_start + joint.channels.index("Xposition")] += 5.0
+    shift = forward_kinematics(sk, moved) - base
+    # the joint and everything below it move by 5 cm along the parent's rotated X axis; nothing else
+    subtree = sorted(_descendants(sk, foot))
+    others = sorted(set(range(len(sk.joints))) - set(subtree))
+    np.testing.assert_allclose(np.linalg.norm(shift[:, subtree], axis=2), 5.0, atol=1e-9)
+    np.testing.assert_allclose(shift[:, subtree], np.repeat(shift[:, foot:foot + 1], len(subtree), axis=1), atol=1e-9)
+    assert np.abs(shift[:, others]).max() == 0.0
+    # ... while moving the OFFSET of a joint with position channels changes nothing
+    joints = list(sk.joints)
+    joints[foot] = replace(joint, offset_cm=joint.offset_cm + 10.0)
+    np.testing.assert_array_equal(forward_kinematics(Skeleton(tuple(joints)), motion), base)
+    # an End Site has no channels: its OFFSET is used
+    end = sk.index("LeftFoot_End")
+    joints = list(sk.joints)
+    joints[end] = replace(sk.joints[end], offset_cm=sk.joints[end].offset_cm + 10.0)
+    assert np.abs(forward_kinematics(Skeleton(tuple(joints)), motion)[:, end] - base[:, end]).min() > 1.0
+
+
+def test_measured_position_channel_deviation_from_offset(clip) -> None:
+    """The figure docs/DATASET.md quotes: on the real clip, child position channels differ from
+    the OFFSET by up to 3.0 cm (LeftFoot), so they cannot be replaced by the OFFSET."""
+    sk = clip.skeleton
+    dev = {}
+    for joint in sk.joints:
+        if joint.parent < 0 or not joint.channels:
+            continue
+        cols = [joint.channel_start + joint.channels.index(f"{a}position") for a in "XYZ"]
+        dev[joint.name] = float(np.abs(clip.motion[:, cols] - joint.offset_cm).max())
+    worst = max(dev, key=dev.get)
+    assert worst == "LeftFoot" and 2.99 < dev[worst] < 3.01
+    assert 2.1 < dev["RightFoot"] < 2.2
+    assert sorted(dev.values())[-3] < 0.53                          # Head; every other joint below
+    assert float(np.median(list(dev.values()))) < 0.001

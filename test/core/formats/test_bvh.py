@@ -100,9 +100,79 @@ def test_text_input_and_frame_range(clip: BvhClip) -> None:
     part = read_bvh(CLIP, start_frame=100, end_frame=130)
     assert np.array_equal(part.motion, clip.motion[100:130])
     assert read_bvh(CLIP, start_frame=270).n_frames == 6
-    for bad in ((10, 10), (-1, 5), (0, 277), (300, None)):
-        with pytest.raises(ValueError, match="frame range"):
-            read_bvh(CLIP, start_frame=bad[0], end_frame=bad[1])
+    assert np.array_equal(read_bvh(CLIP, start_frame=np.int64(5), end_frame=np.int32(9)).motion, clip.motion[5:9])
+
+
+@pytest.mark.parametrize("start,end,match", [
+    (276 + 5, None, r"frame range \[281, 276\) is outside the file's frames \[0, 276\) \('Frames: 276' on line 350\)"),
+    (300, None, r"frame range \[300, 276\) is outside"),
+    (-1, 5, r"frame range \[-1, 5\) is outside"),
+    (0, 277, r"frame range \[0, 277\) is outside"),
+    (10, 5, r"empty frame range \[10, 5\): start_frame must be below end_frame"),
+    (10, 10, r"empty frame range \[10, 10\)"),
+    (2.5, None, r"start_frame must be an integer frame index, got 2\.5"),
+    (0, 3.0, r"end_frame must be an integer frame index, got 3\.0"),
+    ("1", None, r"start_frame must be an integer frame index, got '1'"),
+    (True, None, r"start_frame must be an integer frame index, got True"),
+])
+def test_bad_frame_range_is_a_typed_error(start: object, end: object, match: str) -> None:
+    """A frame range outside the file, empty or reversed, or not integers: BvhParseError naming file and range."""
+    with pytest.raises(BvhParseError, match=match) as info:
+        read_bvh(CLIP, start_frame=start, end_frame=end)
+    assert info.value.path == str(CLIP) and str(info.value).startswith(f"{CLIP}: ")
+    with pytest.raises(BvhParseError, match=match):
+        parse_bvh(RAW, "clip.bvh", start_frame=start, end_frame=end)
+
+
+def test_utf8_byte_order_mark_is_skipped(tmp_path: Path, clip: BvhClip) -> None:
+    bom = tmp_path / "bom.bvh"
+    bom.write_bytes(b"\xef\xbb\xbf" + RAW)
+    read = read_bvh(bom)
+    assert read.skeleton == clip.skeleton and np.array_equal(read.motion, clip.motion)
+    assert read.n_frames == 276
+    assert np.array_equal(parse_bvh("\ufeff" + RAW.decode()).motion, clip.motion)
+    # line numbers are those of the file: the BOM is not a line
+    bad = b"\xef\xbb\xbf" + SMALL.replace(b"Yrotation", b"Wrotation", 1)
+    _raises(bad, 5, "unknown channel 'Wrotation'")
+
+
+@pytest.mark.parametrize("bom", [b"\xff\xfe", b"\xfe\xff"])
+def test_utf16_is_named(bom: bytes) -> None:
+    _raises(bom + SMALL.decode().encode("utf-16-le" if bom == b"\xff\xfe" else "utf-16-be"), 1, "UTF-16 text")
+
+
+def test_cr_only_line_ends_load_identically(clip: BvhClip) -> None:
+    """Classic Mac OS files end their lines with CR alone."""
+    cr = parse_bvh(RAW.replace(b"\n", b"\r"), "cr.bvh")
+    assert cr.skeleton == clip.skeleton and np.array_equal(cr.motion, clip.motion)
+    # errors keep their line numbers
+    lines = SMALL.split(b"\n")
+    toks = lines[FIRST_MOTION_LINE - 1 + 3].split(b" ")
+    toks[10] = b"abc"
+    lines[FIRST_MOTION_LINE - 1 + 3] = b" ".join(toks)
+    _raises(b"\r".join(lines), FIRST_MOTION_LINE + 3, "value 11: 'abc' is not a number")
+    _raises(SMALL.replace(b"Yrotation", b"Wrotation", 1).replace(b"\n", b"\r"), 5, "unknown channel")
+
+
+@pytest.mark.parametrize("frame_time", [b"1e-300", b"0.00001", b"1e300", b"3600"])
+def test_absurd_frame_time_is_rejected(frame_time: bytes) -> None:
+    data = SMALL.replace(b"Frame Time: 0.008401", b"Frame Time: " + frame_time)
+    err = _raises(data, FIRST_MOTION_LINE - 1, r"frame time .* is outside \[0\.0001, 60\] s")
+    assert frame_time.decode() in err.message
+
+
+@pytest.mark.parametrize("frame_time", [b"0.0001", b"0.008401", b"0.0333333", b"60"])
+def test_sane_frame_times_are_accepted(frame_time: bytes) -> None:
+    clip = parse_bvh(SMALL.replace(b"Frame Time: 0.008401", b"Frame Time: " + frame_time))
+    assert clip.frame_time_s == float(frame_time)
+
+
+def test_duplicate_joint_name_names_its_line() -> None:
+    lines = SMALL.split(b"\n")
+    first = lines.index(b"\tJOINT RightUpLeg") + 1
+    second = lines.index(b"\tJOINT LeftUpLeg") + 1
+    data = SMALL.replace(b"\tJOINT LeftUpLeg", b"\tJOINT RightUpLeg")
+    _raises(data, second, f"duplicate joint name 'RightUpLeg' \\(joint; the first 'RightUpLeg' is on line {first}\\)")
 
 
 def test_template_has_the_same_skeleton(clip: BvhClip) -> None:
@@ -298,3 +368,85 @@ def test_any_number_spelling_matches_python_float(values: list[str]) -> None:
     clip = parse_bvh(text)
     expected = np.array([float(v) for v in values]).reshape(12, 6)
     assert np.array_equal(clip.motion.view(np.int64), expected.view(np.int64))
+
+
+_SIX_CHANNELS = ("HIERARCHY\nROOT A\n{\n OFFSET 0 0 0\n CHANNELS 6 Xposition Yposition Zposition "
+                 "Zrotation Xrotation Yrotation\n End Site\n {\n  OFFSET 0 1 0\n }\n}\nMOTION\n")
+
+
+def _random_spellings(rng: np.random.Generator, n: int) -> list[str]:
+    """``n`` decimal spellings of the kinds BVH writers use, each compared with float() below:
+    6 decimals (mocap exports) over 15 orders of magnitude, 0 to 8 decimals, shortest repr,
+    integers, exponents, signed and negative zeros, and the fast path's limits (8 integer
+    digits, 7 decimals) and just beyond them (the exact slow path)."""
+    magnitude = 10.0 ** rng.uniform(-7, 9, n) * rng.choice([-1.0, 1.0], n)
+    kind = rng.integers(0, 10, n)
+    out = []
+    for v, k in zip(magnitude.tolist(), kind.tolist()):
+        if k <= 3:
+            out.append(f"{v:.6f}")
+        elif k == 4:
+            out.append(f"{v:.{int(rng.integers(0, 9))}f}")
+        elif k == 5:
+            out.append(repr(v))
+        elif k == 6:
+            out.append(str(int(v)))
+        elif k == 7:
+            out.append(f"{v:.{int(rng.integers(0, 8))}e}".replace("e+0", "e").replace("e-0", "e-"))
+        elif k == 8:
+            out.append(str(rng.choice(["-0", "-0.0", "-0.000000", "+0.000000", "0", "0.0", "-0.", "+.5", ".5",
+                                       "5.", "12345678.1234567", "-99999999.9999999", "123456789.5",
+                                       "-1.12345678", "-3.9e-05", "1e-06", "1E+2", "+7"])))
+        else:
+            out.append(f"{v:+.6f}")
+    return out
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_random_spellings_are_bit_identical_to_python_float(monkeypatch: pytest.MonkeyPatch, threaded: bool) -> None:
+    """The vectorized reader, serial and on threads, gives float(token) bit for bit."""
+    import harnets_core.formats.bvh as bvh_module
+    if threaded:   # 4 lines a chunk: hundreds of chunks, parsed on two threads
+        monkeypatch.setattr(bvh_module, "_CHUNK_VALUES", 24)
+        monkeypatch.setattr(bvh_module, "_PARSE_THREADS", 2)
+    n_lines = 3000
+    tokens = _random_spellings(np.random.default_rng(7), n_lines * 6)
+    lines = [" ".join(tokens[i:i + 6]) for i in range(0, len(tokens), 6)]
+    clip = parse_bvh(_SIX_CHANNELS + f"Frames: {n_lines}\nFrame Time: 0.008333\n" + "\n".join(lines) + "\n")
+    expected = np.array([float(t) for t in tokens]).reshape(n_lines, 6)
+    assert np.array_equal(clip.motion.view(np.int64), expected.view(np.int64))
+    assert np.signbit(clip.motion).sum() == np.signbit(expected).sum()
+    # the same on a slice
+    part = parse_bvh(_SIX_CHANNELS + f"Frames: {n_lines}\nFrame Time: 0.008333\n" + "\n".join(lines),
+                     start_frame=1001, end_frame=2999)
+    assert np.array_equal(part.motion.view(np.int64), expected[1001:2999].view(np.int64))
+
+
+def test_real_clip_is_bit_identical_to_python_float(clip: BvhClip) -> None:
+    """Every value of the real clip (Axis Neuron's style, exponents included) equals float(token)."""
+    expected = np.array([[float(t) for t in line.split()] for line in LINES])
+    assert np.array_equal(clip.motion.view(np.int64), expected.view(np.int64))
+    # and in six-decimal style, as mocap exports write it
+    six = b"\n".join(b" ".join(b"%.6f" % float(t) for t in line.split()) for line in LINES)
+    tokens = [line.split() for line in six.split(b"\n")]
+    parsed = parse_bvh(HEADER + b"Frames: 276\nFrame Time: 0.008401\n" + six + b"\n")
+    assert np.array_equal(parsed.motion.view(np.int64), np.array([[float(t) for t in row] for row in tokens]).view(np.int64))
+
+
+def test_threaded_parse_raises_the_first_error_in_file_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    import harnets_core.formats.bvh as bvh_module
+    monkeypatch.setattr(bvh_module, "_CHUNK_VALUES", N_CHANNELS)      # one line a chunk
+    monkeypatch.setattr(bvh_module, "_PARSE_THREADS", 2)
+    lines = [LINES[i % len(LINES)] for i in range(400)]
+    lines[390] = lines[390].rsplit(b" ", 1)[0]                         # a missing value, late
+    toks = lines[120].split(b" ")
+    toks[3] = b"x"
+    lines[120] = b" ".join(toks)                                       # a bad value, earlier
+    data = HEADER + b"Frames: 400\nFrame Time: 0.008401\n" + b"\n".join(lines) + b"\n"
+    _raises(data, FIRST_MOTION_LINE + 120, "value 4: 'x' is not a number")
+    del lines[120]
+    lines.insert(120, LINES[0])
+    data = HEADER + b"Frames: 400\nFrame Time: 0.008401\n" + b"\n".join(lines) + b"\n"
+    _raises(data, FIRST_MOTION_LINE + 390, f"expected {N_CHANNELS} values, found {N_CHANNELS - 1}")
+    good = parse_bvh(HEADER + b"Frames: 276\nFrame Time: 0.008401\n" + b"\n".join(LINES))   # no final newline
+    assert np.array_equal(good.motion, read_bvh(CLIP).motion)
