@@ -33,7 +33,7 @@ from harnets_core.topology import FUSION_SOURCE, GROUND_TRUTH_SOURCE, RECOGNIZER
 from harnets_core.evaluation.timeline import TimedLabel
 from harnets_core.models.backends import read_model_meta
 from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, time_to_ns
-from harnets_ros.graph import NodeGraph, format_activity, graph_spec
+from harnets_ros.graph import NodeGraph, format_activity, graph_spec, use_graph_transport
 
 __all__ = ["replay_live"]
 
@@ -104,6 +104,7 @@ def replay_live(
         raise BagError(f"{result_bag}: already exists (choose another --out)")
     sources = [s for s in SOURCES if s in models]
     expected = sources + ([FUSION_SOURCE] if len(sources) > 1 else [])
+    use_graph_transport()  # the player publishes the images: it needs the profile as the nodes do
     rclpy.init()
     graph: NodeGraph | None = None
     try:
