@@ -181,9 +181,10 @@ def bench_ros(skel_path: Path, rgb_path: Path, frame_time_s: float, duration_s: 
     from harnets_ros.lifecycle_client import bring_up
 
     views = CAMERAS[:cameras]
-    streams = {"skeleton": ("skeleton_recognizer", "skeleton", "activity/skeleton")}
-    streams |= {f"rgb_{v}": (f"image_recognizer_{v}", f"camera/{v}/image_raw", f"activity/rgb_{v}") for v in views}
-    nodes = [NodeProcess("skeleton_node", "skeleton_recognizer", {"model_path": str(skel_path), "input_topic": "skeleton",
+    # Node names of the bench's own: another graph on the same domain (a test run) must not mix in.
+    streams = {"skeleton": ("bench_skeleton_recognizer", "skeleton", "activity/skeleton")}
+    streams |= {f"rgb_{v}": (f"bench_image_recognizer_{v}", f"camera/{v}/image_raw", f"activity/rgb_{v}") for v in views}
+    nodes = [NodeProcess("skeleton_node", streams["skeleton"][0], {"model_path": str(skel_path), "input_topic": "skeleton",
                                                                    "output_topic": "activity/skeleton", "hop_s": 0.25,
                                                                    "queue_size": 512, "compute_threads": compute_threads},
                          folder, env)]
@@ -318,7 +319,7 @@ def main() -> None:
     if args.one_case:
         run_case(args)
         return
-    os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(150, 230)))
+    os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(200, 232)))  # tools/run_tests.sh takes 100-199
     folder = Path(tempfile.mkdtemp(prefix="bench_streaming_"))
     os.environ.setdefault("ROS_HOME", str(folder / "ros_home"))
     try:
@@ -361,13 +362,14 @@ def run(args: argparse.Namespace, folder: Path) -> None:
                 for transport, threads in [(t, n) for t in args.transports.split(",") for n in args.compute_threads.split(",")]:
                     cmd = [sys.executable, __file__, "--one-case", f"{size},{cameras},{transport},{threads}", "--models", str(folder),
                            "--duration-s", str(args.duration_s), "--warmup-s", str(args.warmup_s)]
+                    t0 = time.monotonic()
                     out = subprocess.run(cmd, env=case_env(transport), capture_output=True, text=True, timeout=600)
                     line = next((l for l in out.stdout.splitlines() if l.startswith("CASE_JSON ")), None)
                     if line is None:
                         raise RuntimeError(f"case {size} x{cameras} {transport} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
                     streams = json.loads(line[len("CASE_JSON "):])
                     case = {"resolution": size, "cameras": int(cameras), "transport": transport,
-                            "compute_threads": int(threads), "streams": streams,
+                            "compute_threads": int(threads), "streams": streams, "case_wall_s": time.monotonic() - t0,
                             "loadavg_end": os.getloadavg()}
                     cases.append(case)
                     print_case(case, args)
