@@ -6,18 +6,26 @@ cost per window with the per-frame feature cache vs. recomputing the whole windo
    new 640x480 frame + LSTM head over the T cached encodings (what FrameRecognizer does);
    "recompute" = prepare + encode all T frames + head. Median of --windows windows each,
    interleaved in the same run; the ratio is recompute / cached.
-2. ROS (nodes as processes from install/, real DDS): a 120 Hz skeleton stream (the real
-   InHARD clip test/data/P01_R01_0026.48_0028.80.bvh, looped) and a 25 fps 640x480 rgb8
-   camera stream (noise frames) published AT THE SAME TIME from this process into the skeleton
-   node (default skeleton LSTM: real 59-joint skeleton meta, FeatureConfig(), 1.68 s windows
-   at 30 Hz) and the image node (default CNN-LSTM above), untrained weights (timing only).
+2. ROS (nodes as processes from install/, real DDS), one case per resolution x number of
+   cameras x transport (x the nodes' compute_threads), each case in a child process of its own
+   (Fast DDS reads the transport once per process): a 120 Hz skeleton stream (the real InHARD
+   clip test/data/P01_R01_0026.48_0028.80.bvh, looped) and one or two 25 fps raw rgb8 camera
+   streams (noise frames; "top" and "side", each into an image node of its own) published AT
+   THE SAME TIME from the case process into the skeleton node (default skeleton LSTM: real
+   59-joint skeleton meta, FeatureConfig(), 1.68 s windows at 30 Hz) and the image nodes
+   (default CNN-LSTM above), untrained weights (timing only). Transport "profile": every
+   process with config/fastdds.xml (the graph's default, docs/TRANSPORT.md); "default": Fast
+   DDS's own transports, the baseline of the same run (ratio of frames not received).
    Reports p50/p95/p99 of Activity.latency_ms (newest sample received by the node -> Activity
    published) and end to end (newest sample published here -> Activity received here), after
-   a warm-up, and the counters of the nodes' /diagnostics (queue drops, frames skipped by the
-   model's frame rate, DDS losses = published - received).
+   a warm-up, and the counters of the nodes' /diagnostics (not received = published -
+   received by the node; lost events = the subscription's message_lost; queue drops; frames
+   skipped by the model's frame rate).
 
-Usage: source tools/env.sh && python bench/bench_streaming.py [--duration-s 20] [--warmup-s 5]
-       [--windows 40] [--keep]   (needs `make build`; uses its own ROS_DOMAIN_ID and ROS_HOME,
+Usage: source tools/env.sh && python bench/bench_streaming.py [--duration-s 10] [--warmup-s 3]
+       [--resolutions 640x480,1280x720,1920x1080] [--cameras 1,2] [--transports profile,default]
+       [--compute-threads 1] [--windows 40] [--json PATH] [--keep]
+       (needs the package built into install/; uses its own ROS_DOMAIN_ID (200-232) and ROS_HOME,
        in a temporary folder removed at the end unless --keep)
 """
 from __future__ import annotations
@@ -337,8 +345,13 @@ def run_case(args: argparse.Namespace) -> None:
     folder = Path(args.models)
     case_dir = Path(tempfile.mkdtemp(prefix="case_", dir=folder))
     frame_time_s = read_bvh(CLIP).frame_time_s
-    ros = bench_ros(folder / "skeleton_default.safetensors", folder / "rgb_default.safetensors", frame_time_s,
-                    args.duration_s, args.warmup_s, case_dir, parse_hw(size), int(cameras), dict(os.environ), int(threads))
+    try:
+        ros = bench_ros(folder / "skeleton_default.safetensors", folder / "rgb_default.safetensors", frame_time_s,
+                        args.duration_s, args.warmup_s, case_dir, parse_hw(size), int(cameras), dict(os.environ), int(threads))
+    except Exception as err:  # noqa: BLE001 - reported with the node logs; the other cases go on
+        logs = {log.stem: log.read_text()[-1500:] for log in sorted(case_dir.glob("*.log"))}
+        print("CASE_ERROR " + json.dumps({"error": f"{type(err).__name__}: {err}", "node_logs": logs}), flush=True)
+        return
     print("CASE_JSON " + json.dumps(ros), flush=True)
 
 
@@ -364,13 +377,16 @@ def run(args: argparse.Namespace, folder: Path) -> None:
                            "--duration-s", str(args.duration_s), "--warmup-s", str(args.warmup_s)]
                     t0 = time.monotonic()
                     out = subprocess.run(cmd, env=case_env(transport), capture_output=True, text=True, timeout=600)
-                    line = next((l for l in out.stdout.splitlines() if l.startswith("CASE_JSON ")), None)
-                    if line is None:
-                        raise RuntimeError(f"case {size} x{cameras} {transport} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
-                    streams = json.loads(line[len("CASE_JSON "):])
+                    line = next((l for l in out.stdout.splitlines() if l.startswith(("CASE_JSON ", "CASE_ERROR "))), None)
                     case = {"resolution": size, "cameras": int(cameras), "transport": transport,
-                            "compute_threads": int(threads), "streams": streams, "case_wall_s": time.monotonic() - t0,
-                            "loadavg_end": os.getloadavg()}
+                            "compute_threads": int(threads), "case_wall_s": time.monotonic() - t0, "loadavg_end": os.getloadavg()}
+                    if line is None or line.startswith("CASE_ERROR "):  # recorded, and the other cases go on
+                        case["error"] = json.loads(line[len("CASE_ERROR "):]) if line else {"stdout": out.stdout[-3000:], "stderr": out.stderr[-3000:]}
+                        cases.append(case)
+                        print(f"\n{size}, {cameras} camera(s), transport {transport}, compute_threads {threads}: FAILED: "
+                              f"{case['error'].get('error', case['error'])}")
+                        continue
+                    case["streams"] = json.loads(line[len("CASE_JSON "):])
                     cases.append(case)
                     print_case(case, args)
     report["cases"] = cases
@@ -399,7 +415,7 @@ def loss_ratios(cases: list[dict]) -> dict[str, str]:
     """Per resolution and camera count: camera frames not received with Fast DDS's default
     transports vs. with the profile (the baseline of the same run)."""
     out = {}
-    by_key = {(c["resolution"], c["cameras"], c["transport"], c["compute_threads"]): c for c in cases}
+    by_key = {(c["resolution"], c["cameras"], c["transport"], c["compute_threads"]): c for c in cases if "streams" in c}
     for (size, cameras, transport, threads), case in by_key.items():
         other = by_key.get((size, cameras, "default", threads))
         if transport != "profile" or other is None:
