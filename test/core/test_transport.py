@@ -21,7 +21,7 @@ def test_the_shipped_profile_is_set_under_the_name_fast_dds_reads(distro, variab
     assert sorted(env) == variables
     assert {Path(v) for v in env.values()} == {(CONFIG / "fastdds.xml").resolve()}
     text = (CONFIG / "fastdds.xml").read_text()
-    assert 'is_default_profile="true"' in text and "<builtinTransports>LARGE_DATA</builtinTransports>" in text
+    assert 'is_default_profile="true"' in text and '<builtinTransports sockets_size="16777216">LARGE_DATA</builtinTransports>' in text
 
 
 @pytest.mark.parametrize("variable", ["FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_BUILTIN_TRANSPORTS"])
