@@ -25,10 +25,11 @@ from rclpy.node import Node
 from harnets.msg import Activity
 from harnets_core import topology
 from harnets_core.errors import HarnetsError
+from harnets_core.transport import apply_transport_env, transport_env
 from harnets_ros.common import RESULT_QOS, time_to_ns
 from harnets_ros.lifecycle_client import bring_up
 
-__all__ = ["GraphSpec", "NodeGraph", "package_paths", "graph_spec", "run_graph", "format_activity"]
+__all__ = ["GraphSpec", "NodeGraph", "package_paths", "graph_spec", "run_graph", "format_activity", "use_graph_transport"]
 
 
 def package_paths() -> tuple[Path, Path]:
@@ -41,6 +42,14 @@ def package_paths() -> tuple[Path, Path]:
         raise HarnetsError(f"the harnets ROS package is not installed or not sourced ({err}); run `make build` "
                            "and `source tools/env.sh` (or install/setup.bash)") from err
     return prefix / "lib" / "harnets", prefix / "share" / "harnets"
+
+
+def use_graph_transport() -> dict[str, str]:
+    """Put the installed transport profile (share/harnets/config/fastdds.xml) into this
+    process's environment, unless the user chose a transport (harnets_core.transport).
+    Call before rclpy.init: Fast DDS reads it at the process's first participant."""
+    _, share = package_paths()
+    return apply_transport_env(share / "config")
 
 
 @dataclass
@@ -150,6 +159,8 @@ class NodeGraph:
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
         self.params_dir: Path | None = None
+        # Every node process gets the transport profile (a participant without it loses large images).
+        self.env = {**os.environ, **transport_env(package_paths()[1] / "config")}
 
     def _params_file(self, node: NodeSpec) -> Path:
         """The node's section of the parameter file plus this graph's overrides, under a
@@ -180,7 +191,7 @@ class NodeGraph:
                 self.log_dir.mkdir(parents=True, exist_ok=True)
                 out = files.enter_context(open(self.log_dir / f"{node.name}.log", "w"))
             self.procs[node.name] = subprocess.Popen(
-                self._command(node), stdout=out, stderr=subprocess.STDOUT,
+                self._command(node), stdout=out, stderr=subprocess.STDOUT, env=self.env,
                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
             )
 
@@ -247,6 +258,7 @@ def run_graph(args: Any) -> int:
     spec = graph_spec(config=args.config, skeleton_model=args.skeleton_model, rgb_model=args.rgb_model,
                       pose_model=args.pose_model, bvh=args.bvh, video=args.video, namespace=args.namespace,
                       use_sim_time=args.use_sim_time, loop=args.loop, visualize=args.visualize)
+    use_graph_transport()
     rclpy.init()
     control = Node("harnets_graph")
     graph = NodeGraph(spec, log_dir=Path(os.environ.get("ROS_LOG_DIR", "/tmp")) / "harnets_graph")

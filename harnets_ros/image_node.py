@@ -61,7 +61,8 @@ class ImageNode(RecognizerNode):
         if self.msg_type is None:
             raise ConfigError(f"parameter image_transport = {self.image_transport!r}: use one of {sorted(TRANSPORTS)}")
         return load_recognizer(path, modality=self.modality, hop_s=self.hop_s or None, max_gap_s=self.max_gap_s,
-                               backend=self.backend, providers=self.onnx_providers)
+                               backend=self.backend, providers=self.onnx_providers,
+                               threads=int(self.compute_threads) or None)
 
     def check(self, msg: Image | CompressedImage) -> None:
         check_image(msg, self.limits, f"topic {self.input_topic}: ")  # from the header: no decoding

@@ -15,6 +15,7 @@ import rclpy
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.highlevel import AnyReader
+from diagnostic_msgs.msg import DiagnosticArray
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -33,7 +34,7 @@ from harnets_core.evaluation.replay import BAG_START_NS, ground_truth_from_bag, 
 from harnets_core.topology import FUSION_SOURCE, GROUND_TRUTH_SOURCE, RECOGNIZERS, SOURCES, source_of_topic
 from harnets_core.models.backends import read_model_meta
 from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, time_to_ns
-from harnets_ros.graph import NodeGraph, format_activity, graph_spec
+from harnets_ros.graph import NodeGraph, format_activity, graph_spec, use_graph_transport
 
 __all__ = ["replay_live"]
 
@@ -60,6 +61,9 @@ class _Player(Node):
         self.print_activities = print_activities
         self.newest: dict[str, int] = {}
         self.received = 0
+        self.sent: dict[str, int] = {topic: 0 for topic in topics}
+        self.diagnostics: dict[str, dict[str, str]] = {}  # node (fully qualified) -> its last /diagnostics values
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 50)
         for topic in SOURCE_OF_TOPIC:
             writer.add_topic(topic, ACTIVITY_TYPE)
             self.create_subscription(Activity, topic, lambda m, t=topic: self._on_activity(t, m), RESULT_QOS)
@@ -72,6 +76,10 @@ class _Player(Node):
         if self.print_activities:
             print(format_activity(msg), flush=True)
 
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            self.diagnostics[status.name] = {kv.key: kv.value for kv in status.values}
+
     def spin(self, timeout_s: float) -> None:
         """Handle what has arrived (Activity messages, lifecycle answers)."""
         self._executor.spin_once(timeout_sec=timeout_s)
@@ -81,6 +89,7 @@ class _Player(Node):
         clock.clock = ns_to_time(stamp_ns)
         self.clock_pub.publish(clock)
         self.pubs[topic].publish(deserialize_message(raw, TYPES[self.types[topic]]))
+        self.sent[topic] += 1
 
 
 def replay_live(
@@ -107,6 +116,7 @@ def replay_live(
         raise BagError(f"{result_bag}: already exists (choose another --out)")
     sources = [s for s in SOURCES if s in models]
     expected = sources + ([FUSION_SOURCE] if len(sources) > 1 else [])
+    use_graph_transport()  # the player publishes the images: it needs the profile as the nodes do
     rclpy.init()
     graph: NodeGraph | None = None
     try:
@@ -151,7 +161,9 @@ def replay_live(
                     player.spin(0)
                     graph.check_alive()
                     last_spin = time.monotonic()
-            _drain(player, last_ns, sources, timeout_s=5.0)
+            inputs = {rec.name: skeleton_topic if rec.source == "skeleton" else image_topic
+                      for rec in RECOGNIZERS if rec.source in sources}
+            _drain(player, inputs, timeout_s=30.0)
     finally:
         if graph is not None:
             graph.stop()
@@ -207,14 +219,33 @@ def _lockstep(player: _Player, stamp_ns: int, t0: int, step_end: int | None, hop
     return step_end + step_ns * max(1, (stamp_ns - step_end) // step_ns + 1)
 
 
-def _drain(player: _Player, last_ns: int, sources: list[str], timeout_s: float) -> None:
-    """After the last message: let the nodes finish what they received."""
+def _drain(player: _Player, inputs: Mapping[str, str | None], timeout_s: float) -> None:
+    """After the last message: wait until every recognizer has taken and handled all it was
+    sent (its /diagnostics: `received` + `lost` reach what the player sent to its topic, the
+    queue is empty and every message received is processed or refused), then until no
+    Activity came for 0.5 s (the fusion's last ones). Deterministic however slow the nodes
+    are (a quiet period alone ended before a lagging node had finished); `timeout_s` bounds
+    a node that never reports."""
     deadline = time.monotonic() + timeout_s
-    quiet_since = time.monotonic()
-    count = player.received
-    while time.monotonic() < deadline:
+    wanted = {f"/{name}": player.sent.get(topic or "", 0) for name, topic in inputs.items()}
+
+    def handled(name: str, sent: int) -> bool:
+        d = player.diagnostics.get(name)
+        if d is None:
+            return False
+        n = {k: int(d.get(k, 0)) for k in ("received", "lost", "processed", "invalid", "failed", "dropped")}
+        return (n["received"] + n["lost"] >= sent and int(d.get("queue", 1)) == 0
+                and n["processed"] + n["invalid"] + n["failed"] + n["dropped"] >= n["received"])
+
+    player.diagnostics.clear()  # only reports made after the last message count
+    while time.monotonic() < deadline and not all(handled(name, sent) for name, sent in wanted.items()):
+        player.spin(0.05)
+    unfinished = [name for name, sent in wanted.items() if not handled(name, sent)]
+    if unfinished:  # samples lost unreported (e.g. a history overwritten), or a node that stopped reporting
+        print(f"live replay: {unfinished} had not handled all {wanted} messages sent after {timeout_s:.0f} s: "
+              f"scoring what arrived (last /diagnostics: {[player.diagnostics.get(n) for n in unfinished]})", flush=True)
+    quiet_since, count = time.monotonic(), player.received
+    while time.monotonic() < deadline and time.monotonic() - quiet_since < 0.5:
         player.spin(0.05)
         if player.received != count:
             count, quiet_since = player.received, time.monotonic()
-        elif time.monotonic() - quiet_since > 1.0:
-            return

@@ -42,7 +42,8 @@ class PoseNode(ImageNode):
                 raise ConfigError(f"{path}: a BlazePose keypoint model; mediapipe is not installed: {MEDIAPIPE_HINT}")
         try:
             return load_recognizer(path, modality="pose", hop_s=self.hop_s or None, max_gap_s=self.max_gap_s,
-                                   backend=self.backend, providers=self.onnx_providers)
+                                   backend=self.backend, providers=self.onnx_providers,
+                                   threads=int(self.compute_threads) or None)
         except HarnetsError:
             raise
         except ImportError as err:  # the extractor's optional dependency

@@ -29,6 +29,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from harnets.msg import Activity
 from harnets_core import topology
 from harnets_core.errors import HarnetsError, StreamError
+from harnets_core.models.threads import limit_compute_threads
 from harnets_ros.common import RESULT_QOS, Diagnostics, PeriodicThread, declare, forecast_to_msg, prediction_to_msg, sensor_qos, time_to_ns
 
 __all__ = ["RecognizerNode"]
@@ -51,6 +52,8 @@ PARAMETERS = [
     ("onnx_providers", "auto", "onnxruntime execution providers, comma-separated (cpu, cuda, tensorrt or full names); "
      "'auto': CUDA where available, else CPU."),
     ("max_message_bytes", 64 * 1024 * 1024, "A message with more data bytes than this is rejected (counted invalid) before conversion."),
+    ("compute_threads", 1, "CPU threads of the model (torch intra-op; onnxruntime intra-op); 0: the library's default (one "
+     "per core). One keeps the latency tail short where several nodes share a few cores (docs/BENCHMARKS.md)."),
 ]
 
 _OK_MESSAGES = {
@@ -118,6 +121,7 @@ class RecognizerNode(LifecycleNode):
         self.read_parameters()
         self._queue = deque(maxlen=max(1, int(self.queue_size)))
         try:
+            threads = limit_compute_threads(int(self.compute_threads))
             recognizer = self.load(self.model_path)
             recognizer.warm_up()
         except Exception as err:  # noqa: BLE001 - whatever the cause, configure fails with it said
@@ -137,7 +141,7 @@ class RecognizerNode(LifecycleNode):
         runs_on = f"{rec.backend}" + (f" providers {list(rec.providers)}" if rec.providers else "")
         self.get_logger().info(
             f"loaded {rec.model_id} ({rec.source}, {len(rec.class_names)} classes) on {runs_on} "
-            f"({rec.backend_reason}); input {self.input_topic}"
+            f"({rec.backend_reason}); input {self.input_topic}; {threads} compute thread(s)"
         )
         self.lifecycle_state = "inactive"
         missing = getattr(rec.model, "missing_providers", ())
@@ -255,4 +259,5 @@ class RecognizerNode(LifecycleNode):
             check = recognizer.input_check().to_dict()
             extra.update({k: check[k] for k in ("view", "view_fits", "seam_score", "person_fraction")})
             warning = "; ".join(check["warnings"])
+        extra["compute_threads"] = self.compute_threads
         self.diag.publish(self, self._diag_pub, extra, ok_message=_OK_MESSAGES.get(state, state), warning=warning)

@@ -41,6 +41,9 @@ def record_bag(topics: Sequence[str], out: str | Path, *, storage: str = "mcap",
     import rclpy
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+    from harnets_ros.graph import use_graph_transport
+
+    use_graph_transport()  # the graph's transport profile: large images arrive (docs/TRANSPORT.md)
     rclpy.init()
     node = rclpy.create_node("harnets_record")
     counts = {t: 0 for t in topics}

@@ -28,7 +28,8 @@ class SkeletonNode(RecognizerNode):
 
     def load(self, path: str) -> Any:
         return load_recognizer(path, modality="skeleton", hop_s=self.hop_s or None, max_gap_s=self.max_gap_s,
-                               backend=self.backend, providers=self.onnx_providers)
+                               backend=self.backend, providers=self.onnx_providers,
+                               threads=int(self.compute_threads) or None)
 
     def check(self, msg: SkeletonFrame) -> None:
         nbytes = 4 * len(msg.values)

@@ -21,7 +21,7 @@ from typing import List
 
 import yaml
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, LogInfo, OpaqueFunction, RegisterEventHandler
+from launch.actions import DeclareLaunchArgument, EmitEvent, LogInfo, OpaqueFunction, RegisterEventHandler, SetEnvironmentVariable
 from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
@@ -60,6 +60,9 @@ ARGUMENTS = [
     ("video", "", "Optional video file to stream as images (demo without cameras); starts once the recognizers are active.", None),
     ("visualize", "false", "Start the visualization node: skeleton and activity markers on visualization/markers, the labelled camera on visualization/image.", ["true", "false"]),
     ("rviz", "false", "Start RViz 2 with config/harnets.rviz (and the visualization node).", ["true", "false"]),
+    ("dds_profile", [FindPackageShare("harnets"), "/config/fastdds.xml"], "Fast DDS profile of every node (docs/TRANSPORT.md: "
+     "large images need it); 'none': Fast DDS's defaults. Ignored where FASTDDS_DEFAULT_PROFILES_FILE, "
+     "FASTRTPS_DEFAULT_PROFILES_FILE or FASTDDS_BUILTIN_TRANSPORTS is already set.", None),
 ]
 
 
@@ -155,6 +158,16 @@ def _installed(package):
     return True
 
 
+def _transport(context):
+    """The transport profile for every node started here (harnets_core.transport): set in
+    the launch environment, which the node processes inherit."""
+    from harnets_core.transport import SELECT_VARIABLE, transport_env
+
+    profile = LaunchConfiguration("dds_profile").perform(context).strip()
+    env = transport_env(Path(profile).parent, {**context.environment, SELECT_VARIABLE: profile or "none"})
+    return [SetEnvironmentVariable(name, value) for name, value in env.items()]
+
+
 def _graph(context):
     arg = {name: LaunchConfiguration(name).perform(context) for name, _, _, _ in ARGUMENTS}
     namespace = arg["namespace"].strip("/")
@@ -222,4 +235,5 @@ def _graph(context):
 
 
 def generate_launch_description():
-    return LaunchDescription([_declare(*argument) for argument in ARGUMENTS] + [OpaqueFunction(function=_graph)])
+    return LaunchDescription([_declare(*argument) for argument in ARGUMENTS]
+                             + [OpaqueFunction(function=_transport), OpaqueFunction(function=_graph)])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[1] / "harnets_core"
-LAYERS = ("errors", "serialization", "topology", "formats", "features", "visualization", "datasets", "models", "streaming", "evaluation",
+LAYERS = ("errors", "serialization", "topology", "transport", "formats", "features", "visualization", "datasets", "models", "streaming", "evaluation",
           "training", "runs", "synth", "cli")
 """harnets_core's top-level modules and packages, lowest first."""
 ROS_ROOTS = {"harnets_ros", "rclpy", "harnets", "rosidl_runtime_py", "sensor_msgs", "std_msgs",

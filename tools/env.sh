@@ -6,6 +6,13 @@ export PATH="$VIRTUAL_ENV/bin:$PATH"
 export CMAKE_PREFIX_PATH="$VIRTUAL_ENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 export AMENT_PREFIX_PATH="$VIRTUAL_ENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
+# The graph's Fast DDS transport profile (docs/TRANSPORT.md) for every ROS process of this shell
+# (nodes, tests, ros2 tools), unless a transport was chosen already or HARNETS_DDS_PROFILE=none.
+if [ -z "${FASTDDS_DEFAULT_PROFILES_FILE:-}${FASTRTPS_DEFAULT_PROFILES_FILE:-}${FASTDDS_BUILTIN_TRANSPORTS:-}" ] \
+   && [ "${HARNETS_DDS_PROFILE:-}" != none ]; then
+  export FASTDDS_DEFAULT_PROFILES_FILE="${HARNETS_DDS_PROFILE:-$_harnets_root/config/fastdds.xml}"
+  case "${ROS_DISTRO:-}" in humble|iron|jazzy) export FASTRTPS_DEFAULT_PROFILES_FILE="$FASTDDS_DEFAULT_PROFILES_FILE";; esac
+fi
 if [ -f "$_harnets_root/install/setup.sh" ]; then
   # colcon's setup.sh needs COLCON_CURRENT_PREFIX when sourced from elsewhere.
   # (colcon's scripts read unset variables: relax `set -u` while sourcing them.)

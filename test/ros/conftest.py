@@ -23,6 +23,13 @@ rclpy = pytest.importorskip("rclpy", reason="ROS 2 (rclpy) is not installed: run
 if not EXE_DIR.is_dir():  # pragma: no cover - a clear failure, never a silent skip
     raise RuntimeError(f"{EXE_DIR} missing: build the package first (`make build`, done by `make test`)")
 
+from harnets_core.transport import apply_transport_env  # noqa: E402
+
+# The shipped transport profile for this process (before any rclpy.init: Fast DDS reads it at
+# the first participant) and, by inheritance, for every node process a test starts: the
+# tests run over the transport the graph uses on a workcell (docs/TRANSPORT.md).
+apply_transport_env(INSTALL / "harnets" / "share" / "harnets" / "config")
+
 from rclpy.node import Node  # noqa: E402
 
 pytestmark = pytest.mark.ros

@@ -1,0 +1,47 @@
+"""harnets_core.transport: which environment the graph's processes get for the Fast DDS profile."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harnets_core.errors import ConfigError
+from harnets_core.transport import PROFILE_VARIABLES, apply_transport_env, transport_env
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+@pytest.mark.parametrize("distro, variables", [
+    ("", ["FASTDDS_DEFAULT_PROFILES_FILE"]),  # Fast DDS 3 (Kilted): the old name would log a deprecation in every node
+    ("kilted", ["FASTDDS_DEFAULT_PROFILES_FILE"]),
+    ("jazzy", ["FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE"]),  # Fast DDS 2.x reads the old name
+])
+def test_the_shipped_profile_is_set_under_the_name_fast_dds_reads(distro, variables):
+    env = transport_env(CONFIG, {"ROS_DISTRO": distro} if distro else {})
+    assert sorted(env) == variables
+    assert {Path(v) for v in env.values()} == {(CONFIG / "fastdds.xml").resolve()}
+    text = (CONFIG / "fastdds.xml").read_text()
+    assert 'is_default_profile="true"' in text and '<builtinTransports sockets_size="16777216">LARGE_DATA</builtinTransports>' in text
+
+
+@pytest.mark.parametrize("variable", ["FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_BUILTIN_TRANSPORTS"])
+def test_a_transport_the_user_chose_stands(variable):
+    environ = {variable: "/etc/my_profile.xml" if "FILE" in variable else "UDPv4"}
+    assert transport_env(CONFIG, environ) == {}
+    assert apply_transport_env(CONFIG, environ) == {} and len(environ) == 1
+
+
+def test_the_profile_can_be_turned_off_or_replaced(tmp_path):
+    assert transport_env(CONFIG, {"HARNETS_DDS_PROFILE": "none"}) == {}
+    own = tmp_path / "cell.xml"
+    own.write_text("<dds/>")
+    environ = {"HARNETS_DDS_PROFILE": str(own)}
+    assert apply_transport_env(CONFIG, environ) == {"FASTDDS_DEFAULT_PROFILES_FILE": str(own)}
+    assert environ["FASTDDS_DEFAULT_PROFILES_FILE"] == str(own)
+
+
+def test_a_missing_profile_is_an_error_not_the_lossy_default(tmp_path):
+    with pytest.raises(ConfigError, match=r"nope\.xml: no Fast DDS profile there \(HARNETS_DDS_PROFILE="):
+        transport_env(CONFIG, {"HARNETS_DDS_PROFILE": str(tmp_path / "nope.xml")})
+    with pytest.raises(ConfigError, match=r"fastdds\.xml: no Fast DDS profile there \(the package's config folder"):
+        transport_env(tmp_path, {})
