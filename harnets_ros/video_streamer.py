@@ -28,7 +28,8 @@ from harnets_ros.common import SENSOR_QOS, Diagnostics, compressed_topic, declar
 __all__ = ["VideoStreamer", "main"]
 
 _MAX_BURST = 5  # frames published per tick when catching up after a slow tick
-_SETTLE_S = 0.5  # wait_for_subscriber: start this long after a subscriber is first seen
+_SETTLE_S = 2.0  # wait_for_subscriber: start this long after a subscriber is first seen (the LARGE_DATA
+# transport sets up its data path after discovery: best-effort frames sent in the first ~0.5-1 s were lost)
 
 
 class VideoStreamer(Node):
@@ -43,7 +44,7 @@ class VideoStreamer(Node):
         self.frame_id = declare(self, "frame_id", "camera", "frame_id of the published images.")
         self.rate = declare(self, "rate", 1.0, "File mode: playback speed (1.0 = the file's frame rate).")
         self.loop = declare(self, "loop", False, "File mode: start again at the end.")
-        self.wait_for_subscriber = declare(self, "wait_for_subscriber", False, "File mode: start the file (and t0) only 0.5 s after a subscriber is connected.")
+        self.wait_for_subscriber = declare(self, "wait_for_subscriber", False, "File mode: start the file (and t0) only 2 s after a subscriber is connected (the data path of the transport is set up after discovery).")
         if self.transport not in ("raw", "compressed"):
             raise ConfigError(f"parameter image_transport = {self.transport!r}: use 'raw' or 'compressed'")
         if not self.rate > 0:

@@ -77,7 +77,7 @@ def test_full_hd_raw_frames_arrive_through_the_graph(ros_node, rgb_model, tmp_pa
     graph.start(ros_node)
     try:
         assert spin_until(ros_node, lambda: pub.get_subscription_count() > 0, 20.0)
-        spin_until(ros_node, lambda: False, 0.5)  # discovery completes on each side on its own
+        spin_until(ros_node, lambda: False, 2.0)  # discovery, then the transport's data path, complete on each side on their own
         t0 = time.monotonic()
         for k in range(n):
             msg = Image(height=h, width=w, encoding="rgb8", step=w * 3, data=frames[k % 2])
