@@ -25,7 +25,7 @@ import numpy as np
 from harnets_core.datasets.inhard import NO_ACTION_ID
 from harnets_core.errors import ConfigError
 
-__all__ = ["Forecast", "ForecastModel", "Forecaster", "fit_forecast", "activity_sequences", "forecaster_from_meta"]
+__all__ = ["Forecast", "ForecastModel", "Forecaster", "fit_forecast", "activity_sequences", "run_statistics", "forecaster_from_meta"]
 
 _MAX_DURATIONS = 400  # kept per class (evenly spaced quantiles when there are more)
 
@@ -53,6 +53,33 @@ def activity_sequences(runs: Sequence[Any]) -> list[list[tuple[int, float]]]:
         else:
             chains[-1].append((int(r.class_id), float(r.duration_s)))
     return [c for chains in out.values() for c in chains if c]
+
+
+def run_statistics(
+    runs: Sequence[Any], class_ids: Sequence[int], *, cut_runs_count: bool
+) -> tuple[list[int], np.ndarray, np.ndarray, list[list[float]]]:
+    """What the segmentation filters learn from training label runs (session order):
+    ``(ids, time_s (K,), switch counts (K, K) with add-one smoothing off the diagonal,
+    durations_s per class)``. A session's first and last run are cut by the recording: they
+    count for the time shares and the switches, and for the durations only with
+    ``cut_runs_count`` (the HMM's mean duration keeps them; the semi-Markov filter's duration
+    distributions do not)."""
+    ids = [int(c) for c in class_ids]
+    k = len(ids)
+    index = {c: i for i, c in enumerate(ids)}
+    time_s = np.zeros(k)
+    counts = np.ones((k, k)) - np.eye(k)  # add-one smoothing of the switches
+    durations: list[list[float]] = [[] for _ in ids]
+    for chain in activity_sequences(runs):
+        for n, (cid, dur) in enumerate(chain):
+            if cid not in index:
+                continue
+            time_s[index[cid]] += dur
+            if cut_runs_count or 0 < n < len(chain) - 1:
+                durations[index[cid]].append(dur)
+            if n + 1 < len(chain) and chain[n + 1][0] in index:
+                counts[index[cid], index[chain[n + 1][0]]] += 1
+    return ids, time_s, counts, durations
 
 
 def _activities(chain: Sequence[tuple[int, float]]) -> list[int]:

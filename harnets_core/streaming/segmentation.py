@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from harnets_core.errors import ConfigError
-from harnets_core.streaming.forecast import activity_sequences, fit_forecast
+from harnets_core.streaming.forecast import fit_forecast, run_statistics
 from harnets_core.streaming.semimarkov import HsmmFilter, fit_hsmm
 
 __all__ = ["TIMELINE_META_KEY", "FILTER_KINDS", "HmmFilter", "fit_filter", "filter_from_meta", "fit_timeline_meta"]
@@ -112,20 +112,7 @@ def fit_filter(runs: Sequence[Any], class_ids: Sequence[int], hop_s: float, *, e
                prior_power: float = 1.0) -> HmmFilter:
     """Filter parameters from training label runs (objects with ``session``, ``class_id``,
     ``duration_s``, in session order; see :class:`harnets_core.datasets.stream_windows.SessionRun`)."""
-    ids = [int(c) for c in class_ids]
-    k = len(ids)
-    index = {c: i for i, c in enumerate(ids)}
-    time_s = np.zeros(k)
-    counts = np.ones((k, k)) - np.eye(k)  # add-one smoothing of the switches
-    durations: list[list[float]] = [[] for _ in ids]
-    for chain in activity_sequences(runs):
-        for n, (cid, dur) in enumerate(chain):
-            if cid not in index:
-                continue
-            time_s[index[cid]] += dur
-            durations[index[cid]].append(dur)
-            if n + 1 < len(chain) and chain[n + 1][0] in index:
-                counts[index[cid], index[chain[n + 1][0]]] += 1
+    ids, time_s, counts, durations = run_statistics(runs, class_ids, cut_runs_count=True)
     mean_s = np.array([np.mean(d) if d else 2.0 for d in durations])
     stay = np.exp(-hop_s / np.maximum(mean_s, hop_s))  # (K,)
     switch = counts / counts.sum(axis=1, keepdims=True)

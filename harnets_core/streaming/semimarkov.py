@@ -33,7 +33,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from harnets_core.errors import ConfigError
-from harnets_core.streaming.forecast import activity_sequences
+from harnets_core.streaming.forecast import run_statistics
 
 __all__ = ["HsmmFilter", "fit_hsmm", "duration_pmf"]
 
@@ -161,21 +161,7 @@ def fit_hsmm(runs: Sequence[Any], class_ids: Sequence[int], hop_s: float, *, eps
     ``duration_s``, in session order; see :class:`harnets_core.datasets.stream_windows.SessionRun`).
     The first and last run of each session are cut by the recording: they count for the
     switches and the time shares, not for the durations."""
-    ids = [int(c) for c in class_ids]
-    k = len(ids)
-    index = {c: i for i, c in enumerate(ids)}
-    time_s = np.zeros(k)
-    counts = np.ones((k, k)) - np.eye(k)  # add-one smoothing of the switches
-    durations: list[list[float]] = [[] for _ in ids]
-    for chain in activity_sequences(runs):
-        for n, (cid, dur) in enumerate(chain):
-            if cid not in index:
-                continue
-            time_s[index[cid]] += dur
-            if 0 < n < len(chain) - 1:
-                durations[index[cid]].append(dur)
-            if n + 1 < len(chain) and chain[n + 1][0] in index:
-                counts[index[cid], index[chain[n + 1][0]]] += 1
+    ids, time_s, counts, durations = run_statistics(runs, class_ids, cut_runs_count=False)
     for i, d in enumerate(durations):
         if len(d) > _MAX_SAMPLES:
             durations[i] = [float(x) for x in np.percentile(d, np.linspace(0, 100, _MAX_SAMPLES))]
