@@ -32,6 +32,7 @@ from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, time_to_ns
 from harnets_ros.lifecycle_client import bring_up
 
 from conftest import ChildProcess, spin_until  # noqa: E402  (test/ros/conftest.py)
+from test_skeleton_node import frames_of  # noqa: E402  (the SkeletonFrames of a clip)
 
 CLASSES = ["Glue seam", "Clamp", "Wipe"]
 T0_NS = 1_700_000_000_000_000_000
@@ -51,21 +52,6 @@ def cmu_model(cmu_root: Path, tmp_path_factory) -> Path:
     assert main(["train", "skeleton", "--data", str(cmu_root), "--out", str(run), "--epochs", "1", "--hidden-size", "4",
                  "--layers", "1", "--no-progress", "--window-frames", "80", "--hop-s", "0.5"]) == 0
     return run / "model.safetensors"
-
-
-def frames_of(clip, *, start_ns: int = T0_NS, first: int = 0):
-    joints = [j for j in clip.skeleton.joints if not j.is_end_site]
-    for i, values in enumerate(clip.motion):
-        msg = SkeletonFrame()
-        msg.header.stamp = ns_to_time(start_ns + int(round((first + i) * clip.frame_time_s * 1e9)))
-        msg.header.frame_id = "mocap"
-        msg.frame_index = first + i
-        msg.frame_time_s = clip.frame_time_s
-        msg.joint_names = [j.name for j in joints]
-        msg.channel_counts = [len(j.channels) for j in joints]
-        msg.channel_types = [c for j in joints for c in j.channels]
-        msg.values = values.astype(np.float32)
-        yield msg
 
 
 def _publish(node, pub, msgs, period_s: float) -> None:

@@ -13,7 +13,8 @@ from rclpy.publisher import Publisher
 
 from harnets.msg import Activity, SkeletonFrame
 from harnets_core.formats.bvh import read_bvh
-from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, time_to_ns
+from harnets_core.formats.messages import skeleton_frame_fields, skeleton_frame_layout
+from harnets_ros.common import RESULT_QOS, SENSOR_QOS, ns_to_time, ros_fields, time_to_ns
 from harnets_ros.lifecycle_client import bring_up, change_state, get_state
 
 from conftest import NodeProcess, spin_until  # noqa: E402  (test/ros/conftest.py)
@@ -24,17 +25,12 @@ T0_NS = 1_700_000_000_000_000_000
 
 
 def frames_of(clip, *, start_ns: int = T0_NS):
-    joints = [j for j in clip.skeleton.joints if not j.is_end_site]
+    """The clip as SkeletonFrames, built as the skeleton streamer builds them (formats.messages)."""
+    layout = skeleton_frame_layout(clip.skeleton)
     for i, values in enumerate(clip.motion):
-        msg = SkeletonFrame()
+        msg = SkeletonFrame(**ros_fields(skeleton_frame_fields(layout, values, i, clip.frame_time_s)))
         msg.header.stamp = ns_to_time(start_ns + int(round(i * clip.frame_time_s * 1e9)))
         msg.header.frame_id = "mocap"
-        msg.frame_index = i
-        msg.frame_time_s = clip.frame_time_s
-        msg.joint_names = [j.name for j in joints]
-        msg.channel_counts = [len(j.channels) for j in joints]
-        msg.channel_types = [c for j in joints for c in j.channels]
-        msg.values = values.astype(np.float32)
         yield msg
 
 
