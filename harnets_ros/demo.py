@@ -26,9 +26,11 @@ __all__ = ["run_demo"]
 
 MARKER = ".harnets-demo"
 
-SKELETON_STREAM_ARGS = ["--hop-s", "0.125", "--window-frames", "120", "--features", "velocities"]
+SKELETON_STREAM_ARGS = ["--hop-s", "0.125", "--window-frames", "120", "--features", "velocities", "--min-fill-s", "0.25",
+                        "--members", "3"]
 """The skeleton settings recommended for the streaming timeline (docs/RESULTS.md, "Timeline for a
-planner"): a 1 s window every 0.125 s (training and streaming), velocity features."""
+planner"): a 1 s window every 0.125 s (training and streaming), velocity features, the first
+windows of a stream classified once 0.25 s of frames are in, an ensemble of three LSTMs."""
 
 
 def _step(title: str, argv: list[str]) -> None:

@@ -70,7 +70,14 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{len(prepared.val)} validation windows ({len(selection.val_sessions)} sessions), "
           f"classes {prepared.meta['class_names']}")
     result, metrics = train_run(prepared, opt.train_config(args), args.out, resume=args.resume)
-    print(f"best epoch {result.best_epoch}; model {result.model_path}")
+    members = prepared.meta.get("model_config", {}).get("members", 1)
+    if members > 1:
+        from harnets_core.models.modelfile import read_meta
+
+        epochs = [m["best_epoch"] for m in read_meta(result.model_path).get("members")]
+        print(f"ensemble of {members} LSTMs, best epochs {epochs}; model {result.model_path}")
+    else:
+        print(f"best epoch {result.best_epoch}; model {result.model_path}")
     _print_metrics("validation", metrics)
     print(f"report: {args.out / 'report'}")
     return 0

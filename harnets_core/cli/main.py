@@ -75,6 +75,9 @@ def _add_train_args(p: argparse.ArgumentParser, epochs: int = 300) -> None:
     g.add_argument("--hidden-size", type=int, default=64)
     g.add_argument("--layers", type=int, default=2, choices=[1, 2, 3], help="hidden LSTM layers")
     g.add_argument("--dropout", type=float, default=0.2)
+    g.add_argument("--members", type=int, default=1,
+                   help="skeleton and pose: an ensemble of this many LSTMs in one model file, trained one after "
+                        "another (seeds --seed, --seed + 1, ...), their probabilities averaged")
 
 
 def _add_skeleton_args(p: argparse.ArgumentParser) -> None:
@@ -92,6 +95,9 @@ def _add_skeleton_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--train-hop-s", type=float, default=None,
                    help="seconds between training windows (default: --hop-s; the stream always uses --hop-s)")
     g.add_argument("--no-background", action="store_true", help="leave idle (No action, the unannotated time) out of the classes")
+    g.add_argument("--min-fill-s", type=float, default=None,
+                   help="stream windows: classify a stream's first windows once this many seconds are in, the first "
+                        "frame repeated in front (trained the same way at each session's start); default: full windows only")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_data_args(pr)
         _add_train_args(pr, epochs=300)
         g = pr.add_argument_group("video")
+        g.add_argument("--no-background", action="store_true",
+                       help="leave idle (No action: the session videos' unannotated time) out of the classes")
         g.add_argument("--view", default=None, choices=["top", "left", "right", "full"],
                        help="mosaic quadrant (RGB-SP = top, RGB = side view) or the full frame; default: top on InHARD, "
                             "full (the whole frame of a single-view camera) on your own layouts")

@@ -49,7 +49,8 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def model_options(args: argparse.Namespace) -> ModelOptions:
-    return ModelOptions(hidden_size=args.hidden_size, num_layers=args.layers, dropout=args.dropout)
+    return ModelOptions(hidden_size=args.hidden_size, num_layers=args.layers, dropout=args.dropout,
+                        members=getattr(args, "members", 1))
 
 
 def skeleton_options(args: argparse.Namespace) -> SkeletonOptions:
@@ -64,7 +65,8 @@ def skeleton_options(args: argparse.Namespace) -> SkeletonOptions:
         feats = FeatureConfig.from_dict({**feats.to_dict(), **overrides})
     return SkeletonOptions(window_s=args.window_frames * BVH_FRAME_TIME_S, hop_s=args.hop_s, rate_hz=args.rate_hz,
                            features=feats, short_policy=args.short_policy, windows=args.windows,
-                           background=not args.no_background, train_hop_s=args.train_hop_s)
+                           background=not args.no_background, train_hop_s=args.train_hop_s,
+                           min_fill_s=args.min_fill_s)
 
 
 # `harnets train rgb|pose` and `harnets sweep --modality rgb` name two options differently
@@ -89,6 +91,8 @@ def frame_options(args: argparse.Namespace, modality: str, *, command: str = "tr
     for option, arg in names.items():
         if getattr(args, arg, None) is not None:
             kwargs[option] = getattr(args, arg)
+    if getattr(args, "no_background", False):
+        kwargs["background"] = False
     if modality == "rgb":
         return RgbOptions(encoder=getattr(args, "encoder", None) or defaults.encoder, **kwargs)
     kwargs.pop("temporal_diff", None)

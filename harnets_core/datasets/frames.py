@@ -41,9 +41,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from harnets_core.datasets.inhard import Segment
+from harnets_core.datasets.inhard import NO_ACTION_ID, Segment
 from harnets_core.datasets.layouts import LayoutFiles
 from harnets_core.datasets.selection import DataSelection, WindowSet, check_segment_clip
+from harnets_core.datasets.stream_windows import STREAM_LAYOUTS, every_segment, stream_selection, with_background
 from harnets_core.datasets.windows import WindowConfig, window_starts
 from harnets_core.errors import ConfigError, DatasetError
 from harnets_core.features.keypoints import extractor_cache_key, normalize_keypoints
@@ -61,6 +62,7 @@ __all__ = [
     "segment_clip_frames",
     "pose_encodings",
     "frame_windows",
+    "with_video_idle",
     "default_cache",
 ]
 
@@ -277,9 +279,14 @@ def frame_windows(
     pipeline: FramePipeline,
     cache: FrameCache | None,
     hop_s: float,
+    *,
+    idle_after: Sequence[Segment] | None = None,
 ) -> WindowSet:
     """Windows of ``pipeline.length`` taken frames inside every annotated segment of each
-    session, one label (index into selection.class_ids) each. The frames come from the session
+    session, one label (index into selection.class_ids) each. ``idle_after``: every annotated
+    action of the dataset (selected or not); the taken frames of a session video that none of
+    them covers are idle, class "No action" (which ``selection.class_ids`` must hold), cut into
+    windows inside each idle run as a segment is (a layout with session videos only). The frames come from the session
     video (a layout with one file per session: ``selection.files().session_video``) or from each segment's
     own clip (``"segmented"``, :func:`segment_clip_frames`; every clip is checked to exist before
     any is decoded).
@@ -302,13 +309,19 @@ def frame_windows(
         for seg in selection.segments:
             if seg.session in wanted:
                 layout.segmented_video(seg)  # DatasetError naming the first missing clip, before decoding
+    if idle_after is not None and (selection.clip_per_segment or NO_ACTION_ID not in index_of):
+        raise ConfigError("frame windows of idle time need session videos and the idle class in the selection "
+                          f"(layout {selection.layout!r}, classes {selection.class_names})")
     per_video: list[SessionFrames] = []
     sources, indices, labels, names, dropped = [], [], [], [], 0
     for session in sessions:
-        segs = [s for s in selection.segments if s.session == session]
+        segs = [s for s in selection.segments if s.session == session
+                and (idle_after is None or s.class_id != NO_ACTION_ID)]  # idle: from the gaps
         if not segs:
             continue
         for frames, spans in _segment_spans(layout, selection, segs, pipeline, cache):
+            if idle_after is not None:
+                spans = spans + _idle_spans(frames, session, [s for s in idle_after if s.session == session], selection)
             s_id = len(per_video)
             per_video.append(frames)
             for seg, a, b in spans:
@@ -331,6 +344,38 @@ def frame_windows(
         encodings = [pose_encodings(f.data, pipeline) for f in per_video]  # (M_s, D) each
         x = np.stack([encodings[s][idx] for s, idx in zip(source, index)]).astype(np.float32)  # (N, T, D)
     return WindowSet(x=x, y=y, session=np.asarray(names), n_dropped=dropped, meta=meta)
+
+
+def with_video_idle(selection: DataSelection) -> tuple[DataSelection, list[Segment] | None]:
+    """``(selection, idle_after)`` for :func:`frame_windows` with idle as a class: on whole
+    session videos (InHARD online, own ``sessions``) the selection with "No action" first in its
+    classes (own ids shifted so that 0 is idle) and every annotated action of the dataset;
+    elsewhere (segment clips, own ``classes``: no unannotated time) the selection and None."""
+    if selection.layout not in STREAM_LAYOUTS or selection.clip_per_segment:
+        return selection, None
+    chosen = with_background(stream_selection(selection))
+    return chosen, every_segment(chosen)
+
+
+def _idle_spans(frames: SessionFrames, session: str, actions: Sequence[Segment],
+                selection: DataSelection) -> list[tuple[Segment, int, int]]:
+    """``(idle segment, a, b)``: the runs of taken frames ``[a, b)`` of a session video that no
+    action in ``actions`` covers (each action's frames as :meth:`SessionFrames.positions_of`)."""
+    idle = np.ones(len(frames.frame_index), dtype=bool)
+    for seg in actions:
+        a, b = frames.positions_of(seg)
+        idle[a:b] = False
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], idle.astype(np.int8), [0]])))  # run starts, ends
+    name = selection.class_names[selection.class_ids.index(NO_ACTION_ID)]
+    out = []
+    for a, b in zip(edges[::2], edges[1::2]):
+        t0, t1 = float(frames.stamps_ns[a]) / 1e9, float(frames.stamps_ns[b - 1]) / 1e9
+        seg = Segment(session=session, subject="", operation="", action_label=name,
+                      class_id=NO_ACTION_ID, class_name=name, bvh_start_frame=-1, bvh_end_frame=-1,
+                      rgb_start_s=t0, rgb_end_s=t1, rgb_start_frame=int(frames.frame_index[a]),
+                      rgb_end_frame=int(frames.frame_index[b - 1]), duration_s=t1 - t0)
+        out.append((seg, int(a), int(b)))
+    return out
 
 
 def default_cache(root: str | Path) -> FrameCache:

@@ -41,7 +41,7 @@ from harnets_core.features.pipeline import SkeletonPipeline
 from harnets_core.formats.bvh import BvhClip, read_bvh
 
 __all__ = ["WINDOW_MODES", "BACKGROUND_NAME", "STREAM_LAYOUTS", "OWN_ID_OFFSET", "SessionRun", "StreamWindowSet",
-           "with_background", "stream_selection", "session_runs", "stream_windows"]
+           "with_background", "stream_selection", "every_segment", "session_runs", "stream_windows"]
 
 STREAM_LAYOUTS: tuple[str, ...] = ("online", "sessions")
 """Layouts with one file per whole session, which stream windows can be cut from."""
@@ -101,8 +101,9 @@ def stream_selection(selection: DataSelection) -> DataSelection:
     )
 
 
-def _every_segment(selection: DataSelection) -> list[Segment]:
-    """Every annotated action of the dataset, selected or not (ids shifted as the selection's)."""
+def every_segment(selection: DataSelection) -> list[Segment]:
+    """Every annotated action of the dataset, selected or not (ids shifted as the selection's):
+    what is not idle."""
     if selection.layout == "online":
         return InhardLayout(selection.root).annotations("online")
     return [replace(s, class_id=s.class_id + selection.id_offset) for s in scan_own(selection.root, "sessions").segments]
@@ -146,6 +147,7 @@ def stream_windows(
     background: bool = True,
     mode: str = "stream",
     short_policy: str = "pad",
+    min_fill_s: float | None = None,
     clip_loader: Callable[[Path], BvhClip] = read_bvh,
 ) -> StreamWindowSet:
     """Windows over each whole session BVH (online layout), labelled by their newest frame.
@@ -156,6 +158,9 @@ def stream_windows(
     frame) or ``"segments"`` (windows inside each run of one label, as
     :func:`~harnets_core.datasets.windows.segment_windows` cuts them: today's segment windows,
     plus the idle gaps with ``background``; ``short_policy`` applies to runs shorter than a window).
+    ``min_fill_s`` (stream mode): also the windows a recognizer classifies at a session's start,
+    once it holds this many seconds of frames, every hop until the first full window: the
+    first frame repeated in front (:func:`~harnets_core.datasets.windows.front_pad`).
     Returns x (N, T, D) features (not normalized), y (N,) class indices into
     ``selection.class_ids``, and the label runs of every session. An own ``sessions`` selection
     must have gone through :func:`stream_selection` (its ids must leave 0 to idle).
@@ -176,7 +181,7 @@ def stream_windows(
     hop = max(1, int(round(hop_s / pipeline.frame_time_s)))
     cfg = WindowConfig(length=pipeline.raw_length, hop=hop, short_policy="drop" if mode == "stream" else short_policy)
     xs, ys, names, runs = [], [], [], []
-    every = _every_segment(selection)
+    every = every_segment(selection)
     for session in sessions:
         path = files.session_bvh(session)
         clip = clip_loader(path)
@@ -189,11 +194,15 @@ def stream_windows(
         wanted = lambda c: c != -2 and (c != NO_ACTION_ID or background)  # noqa: E731
         if mode == "stream":
             starts = window_starts(clip.n_frames, cfg)
+            if min_fill_s is not None:  # partly filled windows at the start; they begin before frame 0
+                fill = max(2, int(np.ceil(min_fill_s / clip.frame_time_s - 1e-9)))
+                ends = np.arange(fill - 1, min(cfg.length - 1, clip.n_frames), hop, dtype=np.int64)
+                starts = np.concatenate([ends - cfg.length + 1, starts])
             y_ids = window_labels(labels, starts, cfg.length)
             keep = np.array([wanted(int(c)) for c in y_ids], dtype=bool)
             if not keep.any():
                 continue
-            idx = starts[keep][:, None] + np.arange(cfg.length)[None, :]  # (N, L)
+            idx = np.maximum(starts[keep][:, None] + np.arange(cfg.length)[None, :], 0)  # (N, L), front edge-padded
             raw, y_ids = parts[idx], y_ids[keep]  # (N, L, S)
         else:
             batches = [segment_windows(parts, round(r.start_s / clip.frame_time_s),

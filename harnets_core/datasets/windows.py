@@ -25,6 +25,7 @@ __all__ = [
     "window_starts",
     "stack_windows",
     "pad_to_length",
+    "front_pad",
     "WindowBatch",
     "segment_windows",
     "session_segment_windows",
@@ -95,6 +96,14 @@ def pad_to_length(features: np.ndarray, length: int) -> np.ndarray:
     if n >= length:
         return features
     return np.concatenate([features, np.repeat(features[-1:], length - n, axis=0)], axis=0)
+
+
+def front_pad(x: np.ndarray, length: int) -> np.ndarray:
+    """(n, ...) -> (length, ...): the first sample repeated in front. A stream's first, partly
+    filled windows (a recognizer's ``min_fill``); training windows that begin before a session's
+    first frame are padded the same way (their frame indices clipped at 0)."""
+    n = x.shape[0]
+    return x if n >= length else np.concatenate([np.repeat(x[:1], length - n, axis=0), x], axis=0)
 
 
 def stack_windows(features: np.ndarray, starts: np.ndarray | Sequence[int], length: int) -> np.ndarray:

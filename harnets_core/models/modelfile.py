@@ -129,6 +129,13 @@ class ModelMeta:
         return self.window_value("window_s")
 
     @property
+    def min_fill_s(self) -> float | None:
+        """Seconds of samples after which a stream's first windows are classified, edge-padded at
+        the front (as training saw them at each session's start); None: only full windows."""
+        value = (self.window or {}).get("min_fill_s")
+        return None if value is None else float(value)
+
+    @property
     def short_policy(self) -> str:
         """What training did with segments shorter than a window: "pad" or "drop"."""
         return str((self.window or {}).get("short_policy", "pad"))

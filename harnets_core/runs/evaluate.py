@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harnets_core.datasets.frames import default_cache, frame_windows
+from harnets_core.datasets.frames import default_cache, frame_windows, with_video_idle
 from harnets_core.datasets.stream_windows import BACKGROUND_NAME, STREAM_LAYOUTS, stream_selection, stream_windows, with_background
 from harnets_core.datasets.selection import DataSelection, WindowSet, select_data, skeleton_windows
 from harnets_core.errors import ConfigError
@@ -93,7 +93,11 @@ def frame_windows_for_model(
     pipeline = pipeline_from_meta(meta)
     if not isinstance(pipeline, FramePipeline):
         raise ConfigError(f"{meta.source or 'model file'}: a {meta.modality!r} model has no video windows")
-    windows = frame_windows(selection, sessions, pipeline, cache or default_cache(selection.root), meta.hop_s)
+    idle = None
+    if (meta.get("timeline") or {}).get("background"):  # trained with idle: its windows too
+        selection, idle = with_video_idle(selection)
+    windows = frame_windows(selection, sessions, pipeline, cache or default_cache(selection.root), meta.hop_s,
+                            idle_after=idle)
     if pipeline.kind == "pose" and pipeline.normalizer is not None:
         windows.x = pipeline.normalizer(windows.x).astype(np.float32)
     return windows

@@ -69,6 +69,7 @@ class SkeletonOptions:
     windows: str = "stream"  # "stream": over whole sessions, newest-frame label; "segments": inside annotations
     background: bool = True  # idle ("No action") as a class, from the unannotated time
     train_hop_s: float | None = None  # hop between TRAINING windows (default hop_s; streaming always uses hop_s)
+    min_fill_s: float | None = None  # stream windows: classify a stream's first windows once this much is in (front-padded)
 
 
 @dataclass
@@ -76,6 +77,7 @@ class ModelOptions:
     hidden_size: int = 64
     num_layers: int = 2
     dropout: float = 0.2
+    members: int = 1  # LSTM models: an ensemble of this many, trained one after another (seeds seed, seed + 1, ...)
 
 
 @dataclass
@@ -86,6 +88,7 @@ class _FrameOptions:
     window_s: float = 2.0  # window length in seconds (length = window_s * rate_hz frames)
     hop_s: float = 0.8  # seconds between window starts (training, evaluation and streaming)
     sequence_length: int | None = None  # frames per window; when set, window_s = sequence_length / rate_hz
+    background: bool = True  # idle ("No action") as a class, from the session videos' unannotated time
 
     def __post_init__(self) -> None:
         name = type(self).__name__

@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from harnets_core.datasets.frames import FrameWindowDataset, default_cache, frame_windows
+from harnets_core.datasets.frames import FrameWindowDataset, default_cache, frame_windows, with_video_idle
 from harnets_core.datasets.inhard import NO_ACTION_ID
 from harnets_core.datasets.stream_windows import STREAM_LAYOUTS, StreamWindowSet, stream_selection, stream_windows, with_background
 from harnets_core.datasets.selection import DataSelection, WindowSet, skeleton_windows
+from harnets_core.errors import ConfigError
 from harnets_core.features.keypoints import extractor_from_settings
 from harnets_core.features.pipeline import FramePipeline, SkeletonPipeline, skeleton_meta
 from harnets_core.features.skeleton import Normalizer
@@ -64,6 +65,7 @@ def normalized_lstm_config(pipeline: Any, train: WindowSet, val: WindowSet, num_
         hidden_size=model_options.hidden_size,
         num_layers=model_options.num_layers,
         dropout=model_options.dropout,
+        members=model_options.members,
     )
 
 
@@ -76,6 +78,7 @@ def stream_training_windows(
     background: bool = True,
     short_policy: str = "pad",
     train_hop_s: float | None = None,
+    min_fill_s: float | None = None,
 ) -> tuple[DataSelection, StreamWindowSet, StreamWindowSet, dict]:
     """Both splits' windows for a model that runs on the stream: ``(selection with the idle
     class when background, train, val, timeline meta)``. The timeline meta (segmentation filter
@@ -85,7 +88,7 @@ def stream_training_windows(
     training windows (smaller: more, overlapping windows)."""
     selection = stream_selection(selection)  # own sessions: ids from 1, 0 is idle
     chosen = with_background(selection) if background else selection
-    kwargs = dict(background=background, mode=mode, short_policy=short_policy)
+    kwargs = dict(background=background, mode=mode, short_policy=short_policy, min_fill_s=min_fill_s)
     train = stream_windows(chosen, chosen.train_sessions, pipeline, hop_s=train_hop_s or hop_s, **kwargs)
     val = stream_windows(chosen, chosen.val_sessions, pipeline, hop_s=hop_s, **kwargs)
     runs = [r for r in train.runs if background or r.class_id != NO_ACTION_ID]
@@ -110,18 +113,41 @@ def prepare_skeleton(selection: DataSelection, options: SkeletonOptions, model_o
     if selection.layout in STREAM_LAYOUTS and (options.windows == "stream" or options.background):
         selection, train, val, timeline = stream_training_windows(
             selection, pipeline, hop_s=options.hop_s, mode=options.windows, background=options.background,
-            short_policy=options.short_policy, train_hop_s=options.train_hop_s)
+            short_policy=options.short_policy, train_hop_s=options.train_hop_s,
+            min_fill_s=options.min_fill_s if options.windows == "stream" else None)
     else:
         train = skeleton_windows(selection, selection.train_sessions, pipeline, hop_s=options.hop_s, short_policy=options.short_policy)
         val = skeleton_windows(selection, selection.val_sessions, pipeline, hop_s=options.hop_s, short_policy=options.short_policy)
     config = normalized_lstm_config(pipeline, train, val, len(selection.class_ids), model_options)
     window = window_meta(options.window_s, options.hop_s, options.rate_hz, pipeline.length,
-                         raw_length=pipeline.raw_length, short_policy=options.short_policy)
+                         raw_length=pipeline.raw_length, short_policy=options.short_policy,
+                         **({"min_fill_s": options.min_fill_s} if timeline is not None and options.windows == "stream"
+                            and options.min_fill_s is not None else {}))
     meta = _meta("skeleton_lstm", config.to_dict(), "skeleton", selection, pipeline.to_meta(), window,
                  skeleton=skeleton_meta(first.skeleton, first.frame_time_s))
     if timeline is not None:
         meta["timeline"] = timeline  # online segmentation filter + forecaster (streaming.segmentation)
     return Prepared(LSTMClassifier(config), train, val, meta, selection)
+
+
+def _frame_splits(selection: DataSelection, pipeline: FramePipeline, cache: FrameCache,
+                  options: RgbOptions | PoseOptions) -> tuple[DataSelection, WindowSet, WindowSet]:
+    """Both splits' video windows; with ``options.background`` and whole session videos (InHARD
+    online, own ``sessions``), idle as the class "No action" from their unannotated time."""
+    idle = None
+    if options.background:
+        selection, idle = with_video_idle(selection)
+    train = frame_windows(selection, selection.train_sessions, pipeline, cache, options.hop_s, idle_after=idle)
+    val = frame_windows(selection, selection.val_sessions, pipeline, cache, options.hop_s, idle_after=idle)
+    return selection, train, val
+
+
+def _frame_timeline(selection: DataSelection) -> dict[str, Any]:
+    """A video model's ``timeline`` meta: its windows lie inside one run of a label, idle runs
+    included when idle is one of its classes (no segmentation filter or forecaster: the
+    skeleton model's serve the fusion)."""
+    return {"windows": "segments", "background": NO_ACTION_ID in selection.class_ids,
+            "label_rule": "windows inside one run of a label"}
 
 
 def prepare_rgb(
@@ -135,11 +161,13 @@ def prepare_rgb(
     pipeline_from_meta rebuild everything from it)."""
     options = options or RgbOptions()
     model_options = model_options or ModelOptions()
+    if model_options.members != 1:
+        raise ConfigError(f"--members {model_options.members}: ensembles are for the skeleton and pose LSTMs, "
+                          "not the RGB CNN-LSTM")
     cache = FrameCache(cache_dir) if cache_dir is not None else default_cache(selection.root)
     pipeline = FramePipeline(kind="rgb", view=options.view, size_hw=options.size_hw,
                              rate_hz=options.rate_hz, window_s=options.window_s)
-    train = frame_windows(selection, selection.train_sessions, pipeline, cache, options.hop_s)
-    val = frame_windows(selection, selection.val_sessions, pipeline, cache, options.hop_s)
+    selection, train, val = _frame_splits(selection, pipeline, cache, options)
     if options.augment:
         train.meta["dataset"] = FrameWindowDataset(train.x, train.y, transform=WindowAugment())
     config = CNNLSTMConfig(
@@ -156,6 +184,7 @@ def prepare_rgb(
         dropout=model_options.dropout,
     )
     meta = _meta("cnn_lstm", config.to_dict(), "rgb", selection, pipeline.to_meta(), _frame_window(options))
+    meta["timeline"] = _frame_timeline(selection)
     return Prepared(CNNLSTM(config), train, val, meta, selection)
 
 
@@ -177,9 +206,9 @@ def prepare_pose(
     cache = FrameCache(cache_dir) if cache_dir is not None else default_cache(selection.root)
     pipeline = FramePipeline(kind="pose", view=options.view, size_hw=options.size_hw, rate_hz=options.rate_hz,
                              window_s=options.window_s, extractor=extractor, settings=settings)
-    train = frame_windows(selection, selection.train_sessions, pipeline, cache, options.hop_s)
-    val = frame_windows(selection, selection.val_sessions, pipeline, cache, options.hop_s)
+    selection, train, val = _frame_splits(selection, pipeline, cache, options)
     config = normalized_lstm_config(pipeline, train, val, len(selection.class_ids), model_options)
     preprocessing = {**pipeline.to_meta(), "keypoint_names": list(extractor.names)}
     meta = _meta("pose_lstm", config.to_dict(), "pose", selection, preprocessing, _frame_window(options))
+    meta["timeline"] = _frame_timeline(selection)
     return Prepared(LSTMClassifier(config), train, val, meta, selection)

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from harnets_core.datasets.windows import front_pad
 from harnets_core.errors import ModelFileError, StreamError
 from harnets_core.models.backends import load_for_inference
 from harnets_core.models.modelfile import LoadedModel, check_skeleton, model_id
@@ -77,6 +78,7 @@ class StreamingRecognizer:
         max_gap_s: float,
         sampler: FrameSampler | None = None,
         segmentation: bool = True,
+        min_fill: int | None = None,
     ) -> None:
         meta = loaded.meta
         self.model = loaded.model.eval()
@@ -86,6 +88,8 @@ class StreamingRecognizer:
         self.class_names = tuple(meta.class_names)
         self.class_ids = tuple(int(i) for i in meta.class_ids)
         self.length = int(length)
+        # samples before the first window is classified (front edge-padded up to `length`)
+        self.min_fill = self.length if min_fill is None else max(2, min(int(min_fill), self.length))
         self.hop_ns = int(round(hop_s * 1e9))
         self.max_gap_ns = int(round(max_gap_s * 1e9))
         self.sampler = sampler
@@ -149,12 +153,12 @@ class StreamingRecognizer:
         self.stats["samples"] += 1
         self._features.append(feature)
         self._stamps.append(stamp_ns)
-        if len(self._features) < self.length:
+        if len(self._features) < self.min_fill:
             return None
         if self._next_due_ns is not None and stamp_ns < self._next_due_ns:
             return None
         self._next_due_ns = stamp_ns + self.hop_ns
-        window = np.stack(self._features)  # (T, D)
+        window = np.stack(self._features)  # (n, D), n = T once the ring is full (min_fill <= n <= T before)
         raw = self._infer(window)
         probs = raw if self.segmenter is None else self.segmenter.update(raw)
         forecast = None
@@ -185,6 +189,13 @@ class StreamingRecognizer:
         raise NotImplementedError
 
 
+def _min_fill(meta: Any, sample_s: float) -> int | None:
+    """Samples of ``sample_s`` seconds in the model's ``min_fill_s`` (None: full windows only;
+    skeleton models trained on stream windows with ``--min-fill-s`` have it)."""
+    fill_s = meta.min_fill_s
+    return None if fill_s is None else int(np.ceil(fill_s / sample_s - 1e-9))
+
+
 class SkeletonRecognizer(StreamingRecognizer):
     """SkeletonFrame values (C,) in the BVH channel order of the model's skeleton."""
 
@@ -199,6 +210,7 @@ class SkeletonRecognizer(StreamingRecognizer):
             hop_s=hop_s,
             max_gap_s=max_gap_s,
             segmentation=segmentation,
+            min_fill=_min_fill(loaded.meta, self.pipeline.frame_time_s),
         )
         self.reset()
         skel = loaded.meta.skeleton or {}
@@ -258,7 +270,7 @@ class SkeletonRecognizer(StreamingRecognizer):
         new = min(self._new, len(window))
         self._parts.extend(self.pipeline.frame_parts(window[len(window) - new:]))
         self._new = 0
-        x = self.pipeline.features_from_parts(np.stack(self._parts)[None])  # (1, T, D)
+        x = self.pipeline.features_from_parts(front_pad(np.stack(self._parts), self.length)[None])  # (1, T, D)
         logits = self.model(torch.from_numpy(x))  # (1, K)
         return torch.softmax(logits, dim=-1)[0].numpy().astype(np.float32)
 

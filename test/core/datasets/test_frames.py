@@ -187,6 +187,31 @@ def test_windows_lie_inside_one_segment_of_one_session(selection, tmp_path):
     assert item_x.dtype == torch.uint8 and torch.equal(item_x, torch.from_numpy(dense[3])) and int(item_y) == ws.y[3]
 
 
+def test_idle_windows_come_from_the_time_no_action_covers(selection, tmp_path):
+    """With idle as a class, the session video's taken frames outside every annotated action
+    (selected or not) form the "No action" runs, cut into windows as segments are; the action
+    windows stay what they were."""
+    from harnets_core.datasets.frames import with_video_idle
+
+    pipeline = FramePipeline(kind="rgb", view="left", size_hw=(24, 40), rate_hz=5.0, window_s=1.2)
+    plain = frame_windows(selection, SESSIONS, pipeline, FrameCache(tmp_path), hop_s=0.4)
+    chosen, idle = with_video_idle(selection)
+    assert chosen.class_ids == [0, *selection.class_ids] and len(idle) == len(selection.segments)
+    ws = frame_windows(chosen, SESSIONS, pipeline, FrameCache(tmp_path), hop_s=0.4, idle_after=idle)
+    is_idle = ws.y == 0
+    assert is_idle.sum() > 0 and (~is_idle).sum() == len(plain)
+    np.testing.assert_array_equal(np.asarray(chosen.class_ids)[ws.y[~is_idle]], np.asarray(selection.class_ids)[plain.y])
+    for i in np.flatnonzero(is_idle):
+        sf = ws.meta["sessions"][ws.meta["source"][i]]
+        used = sf.frame_index[ws.meta["index"][i]]
+        for s in idle:
+            if s.session == ws.session[i]:
+                f0, f1 = time_range_to_frames(sf.info, s.rgb_start_s, s.rgb_end_s)
+                assert not ((used >= f0) & (used < f1)).any()  # no frame of any action
+    with pytest.raises(ConfigError, match="idle class"):
+        frame_windows(selection, SESSIONS, pipeline, FrameCache(tmp_path), hop_s=0.4, idle_after=idle)
+
+
 def test_second_pass_reads_the_cache_without_decoding(selection, tmp_path, monkeypatch):
     pipeline = FramePipeline(kind="rgb", view="top", size_hw=(24, 40), rate_hz=5.0, window_s=1.2)
     first = frame_windows(selection, SESSIONS, pipeline, FrameCache(tmp_path), hop_s=0.4)
@@ -207,7 +232,9 @@ def test_rgb_model_file_is_complete(rgb_model, selection, tmp_path):
     loaded = load_model(rgb_model)
     meta = loaded.meta
     assert meta.model_type == "cnn_lstm" and meta.modality == "rgb"
-    assert meta.class_names == selection.class_names and meta.class_ids == selection.class_ids
+    # idle from the session videos' unannotated time, first, as the skeleton models have it
+    assert meta.class_names == ["No action", *selection.class_names] and meta.class_ids == [0, *selection.class_ids]
+    assert meta["timeline"] == {"windows": "segments", "background": True, "label_rule": "windows inside one run of a label"}
     assert meta.window["length"] == 6 and meta.window["hop_s"] == 0.4 and meta.window["rate_hz"] == 5.0
     pipeline = pipeline_from_meta(meta)
     assert (pipeline.kind, pipeline.view, pipeline.size_hw, pipeline.length) == ("rgb", "top", (24, 40), 6)

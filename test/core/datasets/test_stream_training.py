@@ -100,3 +100,47 @@ def test_prepare_stores_the_timeline_and_the_recognizer_runs_it(small_root, tmp_
         assert p.forecast.current_id == p.class_id
         assert abs(sum(p.forecast.next_probabilities) - 1.0) < 1e-5
     assert any(not np.allclose(p.probabilities, p.raw_probabilities) for p in preds)  # the filter acts
+
+
+def test_min_fill_adds_the_start_windows_a_recognizer_classifies_front_padded(small_root, tmp_path):
+    """With min_fill_s the first windows of each session (before a full window) are trained on,
+    the first frame repeated in front; a recognizer of a model that says so classifies the same
+    windows at the same frames, with the same inputs as training."""
+    from harnets_core.models.modelfile import save_model
+    from harnets_core.runs.options import ModelOptions, SkeletonOptions
+    from harnets_core.runs.prepare import prepare_skeleton
+
+    sel = with_background(select_data(small_root))
+    pipe = _pipeline(small_root)
+    full = stream_windows(sel, ["P01_R01"], pipe, hop_s=0.25)
+    early = stream_windows(sel, ["P01_R01"], pipe, hop_s=0.25, min_fill_s=0.2)
+    clip = read_bvh(InhardLayout(small_root).session_bvh("P01_R01"))
+    hop, fill = int(round(0.25 / clip.frame_time_s)), int(np.ceil(0.2 / clip.frame_time_s - 1e-9))
+    ends = np.arange(fill - 1, pipe.raw_length - 1, hop)  # newest frames of the partly filled windows
+    assert len(early) == len(full) + len(ends) and len(ends) >= 2
+    np.testing.assert_array_equal(early.x[len(ends):], full.x)  # the full windows are unchanged
+    first = np.repeat(clip.motion[:1], pipe.raw_length - (ends[0] + 1), axis=0)
+    padded = np.concatenate([first, clip.motion[: ends[0] + 1]])[None].astype(np.float32)  # (1, L, C)
+    np.testing.assert_allclose(early.x[0], pipe.raw_window_features(padded)[0], rtol=1e-5, atol=1e-4)
+
+    options = SkeletonOptions(window_s=60 * 0.008401, hop_s=0.25, min_fill_s=0.2)
+    prepared = prepare_skeleton(select_data(small_root), options, ModelOptions(hidden_size=8, num_layers=1, dropout=0.0))
+    assert prepared.meta["window"]["min_fill_s"] == 0.2
+    path = save_model(tmp_path / "m.safetensors", prepared.model, prepared.meta)
+    rec = load_recognizer(path, segmentation=False)
+    assert rec.meta.min_fill_s == 0.2 and rec.min_fill == fill
+    got = [(i, p) for i, values in enumerate(clip.motion)
+           if (p := rec.push(values, int(round(i * clip.frame_time_s * 1e9)))) is not None]
+    assert got[0][0] == fill - 1  # the first prediction once min_fill_s of frames are in
+    assert got[0][1].window_start_ns == 0  # the oldest real frame
+    pipe.normalizer = load_recognizer(path).pipeline.normalizer
+    import torch
+    with torch.no_grad():
+        want = torch.softmax(rec.model(torch.from_numpy(pipe.window_features(padded))), -1)[0].numpy()
+    np.testing.assert_allclose(got[0][1].probabilities, want, rtol=1e-5, atol=1e-6)
+    # without the key (older files, RGB models) only full windows are classified
+    plain_meta = dict(prepared.meta, window={k: v for k, v in prepared.meta["window"].items() if k != "min_fill_s"})
+    plain = load_recognizer(save_model(tmp_path / "plain.safetensors", prepared.model, plain_meta), segmentation=False)
+    first_full = next(i for i, values in enumerate(clip.motion)
+                      if plain.push(values, int(round(i * clip.frame_time_s * 1e9))) is not None)
+    assert plain.meta.min_fill_s is None and first_full == pipe.raw_length - 1

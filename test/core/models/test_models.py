@@ -40,6 +40,24 @@ def test_lstm_config_validation_and_round_trip():
         LSTMConfig.from_dict({"num_classes": 2})
 
 
+def test_an_ensemble_averages_its_members_probabilities():
+    torch.manual_seed(0)
+    config = LSTMConfig(input_dim=7, num_classes=5, hidden_size=8, members=3)
+    model = LSTMClassifier(config).eval()
+    x = torch.randn(4, 11, 7)
+    with torch.no_grad():
+        want = torch.stack([torch.softmax(m(x), -1) for m in model.members]).mean(0)
+        got = torch.softmax(model(x), -1)
+        assert not torch.allclose(torch.softmax(model.members[0](x), -1), torch.softmax(model.members[1](x), -1))
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    assert all(LSTMClassifier(LSTMConfig(input_dim=7, num_classes=5, hidden_size=8)).state_dict().keys()
+               == m.state_dict().keys() for m in model.members)  # each member is a plain model
+    assert {k.split(".")[0] for k in model.state_dict()} == {"members"}
+    assert build_model("skeleton_lstm", config.to_dict()).config.members == 3
+    with pytest.raises(ConfigError, match="members"):
+        LSTMConfig(input_dim=3, num_classes=2, members=0)
+
+
 def test_build_model_round_trip_and_errors():
     for model_type in ("skeleton_lstm", "pose_lstm"):
         model = build_model(model_type, {"input_dim": 4, "num_classes": 3})

@@ -134,11 +134,13 @@ def test_pose_parity(pose_model, exported):
     _compare(_stream(reference, frames, stamps), _stream(runner, frames, stamps), n_min=8)
 
 
-@pytest.mark.parametrize("layers,bidirectional", [(1, False), (3, False), (2, True)])
-def test_dynamic_batch_and_lstm_layout(tmp_path, layers, bidirectional):
-    """Batch-first input, any batch size, the last layer's state of each direction."""
+@pytest.mark.parametrize("layers,bidirectional,members", [(1, False, 1), (3, False, 1), (2, True, 1), (2, False, 3)])
+def test_dynamic_batch_and_lstm_layout(tmp_path, layers, bidirectional, members):
+    """Batch-first input, any batch size, the last layer's state of each direction; an
+    ensemble's mean probabilities."""
     torch.manual_seed(layers)
-    config = LSTMConfig(input_dim=7, num_classes=4, hidden_size=5, num_layers=layers, bidirectional=bidirectional)
+    config = LSTMConfig(input_dim=7, num_classes=4, hidden_size=5, num_layers=layers, bidirectional=bidirectional,
+                        members=members)
     model = LSTMClassifier(config).eval()
     meta = {"model_type": "skeleton_lstm", "model_config": config.to_dict(), "class_names": list("abcd"),
             "window": {"window_s": 1.0, "hop_s": 0.5, "rate_hz": 6.0}}

@@ -79,6 +79,43 @@ def test_train_rejects_an_unknown_class(synth_root: Path, tmp_path: Path, capsys
     assert "Juggling" in capsys.readouterr().err
 
 
+def test_train_an_ensemble_member_by_member(synth_root: Path, tmp_path: Path, capsys):
+    """`--members 2`: two complete runs (seeds 3 and 4) and one model file holding both, whose
+    probabilities are the mean of the two members' files."""
+    import numpy as np
+    import torch
+
+    from harnets_core.models.modelfile import load_model
+
+    out = tmp_path / "ens"
+    args = ["train", "skeleton", "--data", str(synth_root), "--out", str(out), "--epochs", "2", "--seed", "3",
+            "--hidden-size", "8", "--layers", "1", "--no-progress"]
+    assert main([*args, "--members", "2"]) == 0
+    assert "ensemble of 2 LSTMs, best epochs" in capsys.readouterr().out
+    meta = read_meta(out / "model.safetensors")
+    assert meta.model_config["members"] == 2 and [m["seed"] for m in meta.get("members")] == [3, 4]
+    assert set(meta.get("metrics")) == {"val_accuracy", "val_macro_f1"} and (out / "report").is_dir()
+    ensemble, first, second = (load_model(p).model for p in
+                               (out / "model.safetensors", out / "members" / "0" / "model.safetensors",
+                                out / "members" / "1" / "model.safetensors"))
+    assert read_meta(out / "members" / "1" / "model.safetensors").model_config["members"] == 1
+    x = torch.randn(5, meta.window["length"], meta.model_config["input_dim"])
+    with torch.no_grad():
+        want = (torch.softmax(first(x), -1) + torch.softmax(second(x), -1)) / 2
+        np.testing.assert_allclose(torch.softmax(ensemble(x), -1).numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+    # member 0 is the run a single model with the same seed makes
+    assert main([*args, "--out", str(tmp_path / "single")]) == 0
+    single = load_model(tmp_path / "single" / "model.safetensors").model
+    with torch.no_grad():
+        np.testing.assert_allclose(single(x).numpy(), first(x).numpy(), rtol=1e-5, atol=1e-6)
+    from harnets_core.errors import ConfigError
+    from harnets_core.runs.options import ModelOptions
+    from harnets_core.runs.prepare import prepare_rgb
+
+    with pytest.raises(ConfigError, match="ensembles are for the skeleton and pose"):
+        prepare_rgb(None, model_options=ModelOptions(members=2))  # before any data is read
+
+
 def test_synth_and_info_commands(tmp_path: Path, trained_skeleton_run: Path, capsys):
     out = tmp_path / "data"
     assert main(["synth", str(out), "--sessions", "P01_R01", "P01_R02", "--duration-s", "8", "--no-videos", "--seed", "4"]) == 0
