@@ -118,7 +118,6 @@ def train_runs(root: Path, sessions: Sequence[str], class_ids: Sequence[int]) ->
 
 def score(meta: Any, spec: str, streams: Sequence[SessionStream], hop_s: float) -> dict[str, Any]:
     """Per-session and mean scores of one filter setting."""
-    class_ids = [int(c) for c in meta.get("class_ids")]
     per: dict[str, dict[str, float]] = {}
     n_next = right = major = 0
     errs, bases = [], []

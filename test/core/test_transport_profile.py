@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from harnets_core.errors import ConfigError
-from harnets_core.transport import PROFILE_VARIABLES, apply_transport_env, transport_env
+from harnets_core.transport import apply_transport_env, transport_env
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
