@@ -1,8 +1,8 @@
 """The DDS transport of the harnets graph: which environment every process needs so that
 raw camera frames (0.9 to 6.2 MB) are not dropped by Fast DDS's default transports.
 
-The profile is `config/fastdds.xml` (installed as share/harnets/config/fastdds.xml): Fast
-DDS's LARGE_DATA builtin transports (docs/TRANSPORT.md). Fast DDS loads it from
+The profile is `config/fastdds.xml` (installed as share/harnets/config/fastdds.xml): shared
+memory with a 32 MB segment plus UDPv4, no TCP (docs/TRANSPORT.md). Fast DDS loads it from
 FASTDDS_DEFAULT_PROFILES_FILE (3.x) or FASTRTPS_DEFAULT_PROFILES_FILE (2.x), once per
 process, when the process creates its first participant (rclpy.init): so the variables must
 be set before that, in every process, the parent of the node processes included.

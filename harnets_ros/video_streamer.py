@@ -28,8 +28,8 @@ from harnets_ros.common import SENSOR_QOS, Diagnostics, compressed_topic, declar
 __all__ = ["VideoStreamer", "main"]
 
 _MAX_BURST = 5  # frames published per tick when catching up after a slow tick
-_SETTLE_S = 2.0  # wait_for_subscriber: start this long after a subscriber is first seen (the LARGE_DATA
-# transport sets up its data path after discovery: best-effort frames sent in the first ~0.5-1 s were lost)
+_SETTLE_S = 2.0  # wait_for_subscriber: start this long after a subscriber is first seen (discovery ends on
+# each side on its own: with the earlier LARGE_DATA profile best-effort frames sent in the first ~0.5-1 s were lost)
 
 
 class VideoStreamer(Node):

@@ -21,7 +21,24 @@ def test_the_shipped_profile_is_set_under_the_name_fast_dds_reads(distro, variab
     assert sorted(env) == variables
     assert {Path(v) for v in env.values()} == {(CONFIG / "fastdds.xml").resolve()}
     text = (CONFIG / "fastdds.xml").read_text()
-    assert 'is_default_profile="true"' in text and '<builtinTransports sockets_size="16777216">LARGE_DATA</builtinTransports>' in text
+    assert 'is_default_profile="true"' in text and "<useBuiltinTransports>false</useBuiltinTransports>" in text
+
+
+def test_the_shipped_profile_is_shared_memory_with_room_for_frames_plus_udp_and_no_tcp():
+    """What docs/TRANSPORT.md promises, read from the file Fast DDS reads."""
+    import xml.etree.ElementTree as ET
+
+    ns = {"d": "http://www.eprosima.com"}
+    root = ET.parse(CONFIG / "fastdds.xml").getroot()
+    descriptors = {d.findtext("d:transport_id", namespaces=ns): d
+                   for d in root.iterfind("d:profiles/d:transport_descriptors/d:transport_descriptor", ns)}
+    kinds = {i: d.findtext("d:type", namespaces=ns) for i, d in descriptors.items()}
+    assert sorted(kinds.values()) == ["SHM", "UDPv4"]  # no TCP
+    shm = next(d for d in descriptors.values() if d.findtext("d:type", namespaces=ns) == "SHM")
+    assert int(shm.findtext("d:segment_size", namespaces=ns)) >= 5 * 1920 * 1080 * 3  # five 1080p frames
+    participant = root.find("d:profiles/d:participant[@is_default_profile='true']", ns)
+    used = [t.text for t in participant.iterfind("d:rtps/d:userTransports/d:transport_id", ns)]
+    assert sorted(used) == sorted(descriptors) and participant.findtext("d:rtps/d:useBuiltinTransports", namespaces=ns) == "false"
 
 
 @pytest.mark.parametrize("variable", ["FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_BUILTIN_TRANSPORTS"])
