@@ -17,18 +17,38 @@ _IDS = {"configure": Transition.TRANSITION_CONFIGURE, "activate": Transition.TRA
         "deactivate": Transition.TRANSITION_DEACTIVATE, "cleanup": Transition.TRANSITION_CLEANUP}
 
 
-def _call(node: Node, client, request, timeout_s: float):
+_RETRY_S = 2.0
+"""A request unanswered for this long is sent again (or, for a transition, checked): a reply
+can be lost when the service's reply writer has not yet matched this client's reply reader,
+although the request arrived (seen as a `get_state` that never answered, now and then, in the
+ROS test suite)."""
+
+_REACHES = {"configure": "inactive", "activate": "active", "deactivate": "inactive", "cleanup": "unconfigured"}
+
+
+def _call(node: Node, client, request, timeout_s: float, took_effect=None, resend: bool = True):
+    """The service's reply within ``timeout_s``. Every ``_RETRY_S`` without one the request is
+    sent again (``resend``); ``took_effect()`` (for a request that must not run twice) is asked
+    first and, when true, ends the wait with ``None`` instead. ``resend=False``: sent once."""
+    deadline = time.monotonic() + timeout_s
     if not client.wait_for_service(timeout_sec=timeout_s):
         raise HarnetsError(f"lifecycle service {client.srv_name} not available after {timeout_s:.0f} s")
-    future = client.call_async(request)
     executor = node.executor
     if executor is None:  # a node not spun yet: a private executor for this call
         executor = rclpy.executors.SingleThreadedExecutor(context=node.context)
         executor.add_node(node)
-    executor.spin_until_future_complete(future, timeout_sec=timeout_s)
-    if not future.done():
-        raise HarnetsError(f"lifecycle service {client.srv_name} did not answer in {timeout_s:.0f} s")
-    return future.result()
+    futures = []
+    while True:
+        if resend or not futures:
+            futures.append(client.call_async(request))
+        executor.spin_until_future_complete(futures[-1], timeout_sec=max(0.05, min(_RETRY_S, deadline - time.monotonic())))
+        answered = next((f for f in futures if f.done()), None)
+        if answered is not None:
+            return answered.result()
+        if time.monotonic() >= deadline:
+            raise HarnetsError(f"lifecycle service {client.srv_name} did not answer in {timeout_s:.0f} s")
+        if took_effect is not None and took_effect():
+            return None
 
 
 def get_state(node: Node, target: str, timeout_s: float = 10.0) -> str:
@@ -50,7 +70,11 @@ def change_state(node: Node, target: str, transition: str, timeout_s: float = 30
             request.transition.id = _IDS[transition]
         else:
             request.transition.label = transition
-        return bool(_call(node, client, request, timeout_s).success)
+        goal = _REACHES.get(transition)
+        if goal is None:  # a transition whose outcome is not checked here: sent once
+            return bool(_call(node, client, request, timeout_s, resend=False).success)
+        result = _call(node, client, request, timeout_s, lambda: get_state(node, target, _RETRY_S * 2) == goal)
+        return True if result is None else bool(result.success)
     finally:
         node.destroy_client(client)
 
