@@ -24,12 +24,14 @@ although the request arrived (seen as a `get_state` that never answered, now and
 ROS test suite)."""
 
 _REACHES = {"configure": "inactive", "activate": "active", "deactivate": "inactive", "cleanup": "unconfigured"}
+_UNDER_WAY = {"configuring", "activating", "deactivating", "cleaningup", "shuttingdown", "errorprocessing"}
 
 
-def _call(node: Node, client, request, timeout_s: float, took_effect=None, resend: bool = True):
+def _call(node: Node, client, request, timeout_s: float, check=None, resend: bool = True):
     """The service's reply within ``timeout_s``. Every ``_RETRY_S`` without one the request is
-    sent again (``resend``); ``took_effect()`` (for a request that must not run twice) is asked
-    first and, when true, ends the wait with ``None`` instead. ``resend=False``: sent once."""
+    sent again (``resend``). ``check()``, for a request that must not run twice, is asked
+    first: True (it took effect: the wait ends with ``None``), None (still under way: wait on,
+    no new request) or False (send again). ``resend=False``: sent once."""
     deadline = time.monotonic() + timeout_s
     if not client.wait_for_service(timeout_sec=timeout_s):
         raise HarnetsError(f"lifecycle service {client.srv_name} not available after {timeout_s:.0f} s")
@@ -37,18 +39,19 @@ def _call(node: Node, client, request, timeout_s: float, took_effect=None, resen
     if executor is None:  # a node not spun yet: a private executor for this call
         executor = rclpy.executors.SingleThreadedExecutor(context=node.context)
         executor.add_node(node)
-    futures = []
+    futures = [client.call_async(request)]
     while True:
-        if resend or not futures:
-            futures.append(client.call_async(request))
         executor.spin_until_future_complete(futures[-1], timeout_sec=max(0.05, min(_RETRY_S, deadline - time.monotonic())))
         answered = next((f for f in futures if f.done()), None)
         if answered is not None:
             return answered.result()
         if time.monotonic() >= deadline:
             raise HarnetsError(f"lifecycle service {client.srv_name} did not answer in {timeout_s:.0f} s")
-        if took_effect is not None and took_effect():
+        verdict = check() if check is not None else False
+        if verdict:
             return None
+        if resend and verdict is False:
+            futures.append(client.call_async(request))
 
 
 def get_state(node: Node, target: str, timeout_s: float = 10.0) -> str:
@@ -73,7 +76,15 @@ def change_state(node: Node, target: str, transition: str, timeout_s: float = 30
         goal = _REACHES.get(transition)
         if goal is None:  # a transition whose outcome is not checked here: sent once
             return bool(_call(node, client, request, timeout_s, resend=False).success)
-        result = _call(node, client, request, timeout_s, lambda: get_state(node, target, _RETRY_S * 2) == goal)
+
+        def check() -> bool | None:
+            try:
+                state = get_state(node, target, _RETRY_S * 2)
+            except HarnetsError:
+                return None  # not known now: wait on
+            return True if state == goal else (None if state in _UNDER_WAY else False)
+
+        result = _call(node, client, request, timeout_s, check)
         return True if result is None else bool(result.success)
     finally:
         node.destroy_client(client)
