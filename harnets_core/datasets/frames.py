@@ -320,18 +320,19 @@ def frame_windows(
         if not segs:
             continue
         for frames, spans in _segment_spans(layout, selection, segs, pipeline, cache):
+            runs = [(seg.class_id, a, b) for seg, a, b in spans]
             if idle_after is not None:
-                spans = spans + _idle_spans(frames, session, [s for s in idle_after if s.session == session], selection)
+                runs += [(NO_ACTION_ID, a, b) for a, b in _idle_runs(frames, [s for s in idle_after if s.session == session])]
             s_id = len(per_video)
             per_video.append(frames)
-            for seg, a, b in spans:
+            for class_id, a, b in runs:
                 if b <= a:
                     dropped += 1
                     continue
                 idx = span_windows(a, b, length, hop)  # (n, T)
                 indices.append(idx)
                 sources.append(np.full(len(idx), s_id, np.int64))
-                labels.append(np.full(len(idx), index_of[seg.class_id], np.int64))
+                labels.append(np.full(len(idx), index_of[class_id], np.int64))
                 names.extend([session] * len(idx))
     if not indices:
         raise DatasetError(f"{selection.root}: no video windows for sessions {list(sessions)} (classes {selection.class_names})")
@@ -357,25 +358,15 @@ def with_video_idle(selection: DataSelection) -> tuple[DataSelection, list[Segme
     return chosen, every_segment(chosen)
 
 
-def _idle_spans(frames: SessionFrames, session: str, actions: Sequence[Segment],
-                selection: DataSelection) -> list[tuple[Segment, int, int]]:
-    """``(idle segment, a, b)``: the runs of taken frames ``[a, b)`` of a session video that no
-    action in ``actions`` covers (each action's frames as :meth:`SessionFrames.positions_of`)."""
+def _idle_runs(frames: SessionFrames, actions: Sequence[Segment]) -> list[tuple[int, int]]:
+    """``[a, b)`` runs of the taken frames of a session video that no action in ``actions``
+    covers (each action's frames as :meth:`SessionFrames.positions_of`)."""
     idle = np.ones(len(frames.frame_index), dtype=bool)
     for seg in actions:
         a, b = frames.positions_of(seg)
         idle[a:b] = False
     edges = np.flatnonzero(np.diff(np.concatenate([[0], idle.astype(np.int8), [0]])))  # run starts, ends
-    name = selection.class_names[selection.class_ids.index(NO_ACTION_ID)]
-    out = []
-    for a, b in zip(edges[::2], edges[1::2]):
-        t0, t1 = float(frames.stamps_ns[a]) / 1e9, float(frames.stamps_ns[b - 1]) / 1e9
-        seg = Segment(session=session, subject="", operation="", action_label=name,
-                      class_id=NO_ACTION_ID, class_name=name, bvh_start_frame=-1, bvh_end_frame=-1,
-                      rgb_start_s=t0, rgb_end_s=t1, rgb_start_frame=int(frames.frame_index[a]),
-                      rgb_end_frame=int(frames.frame_index[b - 1]), duration_s=t1 - t0)
-        out.append((seg, int(a), int(b)))
-    return out
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
 def default_cache(root: str | Path) -> FrameCache:

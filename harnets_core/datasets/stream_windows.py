@@ -35,7 +35,8 @@ import numpy as np
 from harnets_core.datasets.inhard import META_ACTIONS, NO_ACTION_ID, InhardLayout, Segment
 from harnets_core.datasets.own import scan_own
 from harnets_core.datasets.selection import DataSelection, WindowSet
-from harnets_core.datasets.windows import WindowConfig, frame_labels, segment_windows, window_labels, window_starts
+from harnets_core.datasets.windows import (WindowConfig, fill_samples, frame_labels, segment_windows, window_labels,
+                                          window_starts)
 from harnets_core.errors import ConfigError, DatasetError
 from harnets_core.features.pipeline import SkeletonPipeline
 from harnets_core.formats.bvh import BvhClip, read_bvh
@@ -195,7 +196,7 @@ def stream_windows(
         if mode == "stream":
             starts = window_starts(clip.n_frames, cfg)
             if min_fill_s is not None:  # partly filled windows at the start; they begin before frame 0
-                fill = max(2, int(np.ceil(min_fill_s / clip.frame_time_s - 1e-9)))
+                fill = fill_samples(min_fill_s, clip.frame_time_s)
                 ends = np.arange(fill - 1, min(cfg.length - 1, clip.n_frames), hop, dtype=np.int64)
                 starts = np.concatenate([ends - cfg.length + 1, starts])
             y_ids = window_labels(labels, starts, cfg.length)

@@ -25,6 +25,7 @@ __all__ = [
     "window_starts",
     "stack_windows",
     "pad_to_length",
+    "fill_samples",
     "front_pad",
     "WindowBatch",
     "segment_windows",
@@ -96,6 +97,12 @@ def pad_to_length(features: np.ndarray, length: int) -> np.ndarray:
     if n >= length:
         return features
     return np.concatenate([features, np.repeat(features[-1:], length - n, axis=0)], axis=0)
+
+
+def fill_samples(min_fill_s: float, sample_s: float) -> int:
+    """Samples (of ``sample_s`` seconds each, at least 2) a stream holds before its first, partly
+    filled window is classified (a model's ``min_fill_s``): training and the recognizer alike."""
+    return max(2, int(np.ceil(min_fill_s / sample_s - 1e-9)))
 
 
 def front_pad(x: np.ndarray, length: int) -> np.ndarray:

@@ -110,19 +110,18 @@ def prepare_skeleton(selection: DataSelection, options: SkeletonOptions, model_o
         rate_hz=options.rate_hz,
     )
     timeline = None
+    min_fill_s = options.min_fill_s if options.windows == "stream" else None  # early output: stream windows only
     if selection.layout in STREAM_LAYOUTS and (options.windows == "stream" or options.background):
         selection, train, val, timeline = stream_training_windows(
             selection, pipeline, hop_s=options.hop_s, mode=options.windows, background=options.background,
-            short_policy=options.short_policy, train_hop_s=options.train_hop_s,
-            min_fill_s=options.min_fill_s if options.windows == "stream" else None)
+            short_policy=options.short_policy, train_hop_s=options.train_hop_s, min_fill_s=min_fill_s)
     else:
         train = skeleton_windows(selection, selection.train_sessions, pipeline, hop_s=options.hop_s, short_policy=options.short_policy)
         val = skeleton_windows(selection, selection.val_sessions, pipeline, hop_s=options.hop_s, short_policy=options.short_policy)
     config = normalized_lstm_config(pipeline, train, val, len(selection.class_ids), model_options)
     window = window_meta(options.window_s, options.hop_s, options.rate_hz, pipeline.length,
                          raw_length=pipeline.raw_length, short_policy=options.short_policy,
-                         **({"min_fill_s": options.min_fill_s} if timeline is not None and options.windows == "stream"
-                            and options.min_fill_s is not None else {}))
+                         **({"min_fill_s": min_fill_s} if timeline is not None and min_fill_s is not None else {}))
     meta = _meta("skeleton_lstm", config.to_dict(), "skeleton", selection, pipeline.to_meta(), window,
                  skeleton=skeleton_meta(first.skeleton, first.frame_time_s))
     if timeline is not None:

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from harnets_core.datasets.windows import front_pad
+from harnets_core.datasets.windows import fill_samples, front_pad
 from harnets_core.errors import ModelFileError, StreamError
 from harnets_core.models.backends import load_for_inference
 from harnets_core.models.modelfile import LoadedModel, check_skeleton, model_id
@@ -193,7 +193,7 @@ def _min_fill(meta: Any, sample_s: float) -> int | None:
     """Samples of ``sample_s`` seconds in the model's ``min_fill_s`` (None: full windows only;
     skeleton models trained on stream windows with ``--min-fill-s`` have it)."""
     fill_s = meta.min_fill_s
-    return None if fill_s is None else int(np.ceil(fill_s / sample_s - 1e-9))
+    return None if fill_s is None else fill_samples(fill_s, sample_s)
 
 
 class SkeletonRecognizer(StreamingRecognizer):
